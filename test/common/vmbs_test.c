@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vmbus-srv authors
+ */
+
+#include <stdio.h>
+
+#include <CUnit/Basic.h>
+
+#include "vmbs_test.h"
+
+int
+vmbs_test_run(const struct vmbs_test_suite *const *suites)
+{
+	unsigned int run, failed, suites_failed;
+	const struct vmbs_test_suite *const *s;
+	const struct vmbs_test_case *c;
+	CU_pSuite cs;
+
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	for (s = suites; *s != NULL; s++) {
+		cs = CU_add_suite((*s)->name, (*s)->init, (*s)->cleanup);
+		if (cs == NULL)
+			goto registry_error;
+		for (c = (*s)->cases; c->name != NULL; c++)
+			if (CU_add_test(cs, c->name, c->fn) == NULL)
+				goto registry_error;
+	}
+
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+
+	/*
+	 * CUnit's own exit status is always 0, so judge by its counters: a
+	 * test is failed if any assertion in it failed; a suite whose setup
+	 * or teardown failed counts as one more failure (its tests never ran).
+	 */
+	run = CU_get_number_of_tests_run();
+	failed = CU_get_number_of_tests_failed();
+	suites_failed = CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+
+	printf("\n%u passed, %u failed\n", run - failed, failed + suites_failed);
+	return (failed + suites_failed) == 0 && run > 0 ? 0 : 1;
+
+registry_error:
+	fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+	CU_cleanup_registry();
+	printf("0 passed, 1 failed\n");
+	return 1;
+}
