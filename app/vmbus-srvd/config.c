@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 The vmbus-srv authors
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cfgfile.h>
+
+#include "vmbus_srvd.h"
+
+int
+srvd_parse_u32(const char *what, const char *s, uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+		goto bad;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		goto bad;
+	*out = (uint32_t)v;
+	return 0;
+bad:
+	fprintf(stderr, "vmbus-srvd: %s: \"%s\" is not an integer in [0, %u]\n",
+		what, s ? s : "", max);
+	return -1;
+}
+
+/* Keys of a [nicN] section, passed through as net_vmbus_srv devargs. */
+static const char *const nic_keys[] = {
+	"mac", "instance", "queues", "copybreak", "ordering", "mtu",
+};
+
+static int
+config_nic(struct rte_cfgfile *f, const char *sec, struct srvd_config *cfg)
+{
+	struct rte_cfgfile_entry entries[16];
+	struct srvd_nic *nic;
+	int n, i;
+	size_t k;
+	int len;
+
+	if (cfg->nb_nics == SRVD_MAX_NICS) {
+		fprintf(stderr, "vmbus-srvd: %s: more than %d NICs\n", cfg->path, SRVD_MAX_NICS);
+		return -1;
+	}
+	nic = &cfg->nics[cfg->nb_nics];
+	memset(nic, 0, sizeof(*nic));
+	snprintf(nic->section, sizeof(nic->section), "%s", sec);
+	nic->queues = 1;
+
+	n = rte_cfgfile_section_entries(f, sec, entries, (int)RTE_DIM(entries));
+	if (n < 0) {
+		fprintf(stderr, "vmbus-srvd: %s: [%s]: too many keys\n", cfg->path, sec);
+		return -1;
+	}
+	len = 0;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < RTE_DIM(nic_keys); k++)
+			if (strcmp(entries[i].name, nic_keys[k]) == 0)
+				break;
+		if (k == RTE_DIM(nic_keys) || strchr(entries[i].value, ',') != NULL) {
+			fprintf(stderr, "vmbus-srvd: %s: [%s]: unknown key or bad value \"%s = %s\"\n",
+				cfg->path, sec, entries[i].name, entries[i].value);
+			return -1;
+		}
+		if (strcmp(entries[i].name, "queues") == 0) {
+			uint32_t q;
+
+			if (srvd_parse_u32("queues", entries[i].value, UINT16_MAX, &q) != 0)
+				return -1;
+			nic->queues = (uint16_t)q;
+		}
+		len += snprintf(nic->devargs + len, sizeof(nic->devargs) - (size_t)len,
+				"%s%s=%s", len ? "," : "", entries[i].name, entries[i].value);
+		if ((size_t)len >= sizeof(nic->devargs)) {
+			fprintf(stderr, "vmbus-srvd: %s: [%s]: values too long\n", cfg->path, sec);
+			return -1;
+		}
+	}
+	cfg->nb_nics++;
+	return 0;
+}
+
+int
+srvd_config_load(const char *path, struct srvd_config *cfg)
+{
+	char names[SRVD_MAX_NICS + 8][CFG_NAME_LEN];
+	char *sections[SRVD_MAX_NICS + 8];
+	struct rte_cfgfile *f;
+	const char *v;
+	int n, i, ret = -1;
+
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	f = rte_cfgfile_load(path, CFG_FLAG_EMPTY_VALUES);
+	if (f == NULL) {
+		fprintf(stderr, "vmbus-srvd: cannot read configuration %s\n", path);
+		return -1;
+	}
+
+	v = rte_cfgfile_get_entry(f, "server", "socket");
+	if (v != NULL && strlen(v) >= sizeof(cfg->socket)) {
+		fprintf(stderr, "vmbus-srvd: %s: socket path too long\n", path);
+		goto out;
+	}
+	if (v != NULL)
+		snprintf(cfg->socket, sizeof(cfg->socket), "%s", v);
+	v = rte_cfgfile_get_entry(f, "server", "duration");
+	if (v != NULL && srvd_parse_u32("duration", v, 86400 * 365, &cfg->duration_s) != 0)
+		goto out;
+	v = rte_cfgfile_get_entry(f, "server", "stats_period");
+	if (v != NULL && srvd_parse_u32("stats_period", v, 3600, &cfg->stats_period_s) != 0)
+		goto out;
+	v = rte_cfgfile_get_entry(f, "eal", "args");
+	if (v != NULL)
+		snprintf(cfg->eal_args, sizeof(cfg->eal_args), "%s", v);
+
+	for (i = 0; i < (int)RTE_DIM(sections); i++)
+		sections[i] = names[i];
+	n = rte_cfgfile_sections(f, sections, (int)RTE_DIM(sections));
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "server") == 0 || strcmp(names[i], "eal") == 0)
+			continue;
+		if (strncmp(names[i], "nic", 3) != 0) {
+			fprintf(stderr, "vmbus-srvd: %s: unknown section [%s]\n", path, names[i]);
+			goto out;
+		}
+		if (config_nic(f, names[i], cfg) != 0)
+			goto out;
+	}
+	if (cfg->nb_nics == 0) {
+		fprintf(stderr, "vmbus-srvd: %s: no [nicN] section: nothing to serve\n", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	rte_cfgfile_close(f);
+	return ret;
+}
