@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <rte_cfgfile.h>
+#include <rte_common.h>
 
 #include "vmbus_srvd.h"
 
@@ -51,7 +52,8 @@ config_nic(struct rte_cfgfile *f, const char *sec, struct srvd_config *cfg)
 	}
 	nic = &cfg->nics[cfg->nb_nics];
 	memset(nic, 0, sizeof(*nic));
-	snprintf(nic->section, sizeof(nic->section), "%s", sec);
+	snprintf(nic->section, sizeof(nic->section), "%.*s",
+		 (int)sizeof(nic->section) - 1, sec);
 	nic->queues = 1;
 
 	n = rte_cfgfile_section_entries(f, sec, entries, (int)RTE_DIM(entries));

@@ -178,7 +178,7 @@ print_rates(const struct srvd_port *ports, unsigned int n, const uint64_t *prev_
 {
 	unsigned int i;
 
-	printf("vmbus-srvd:");
+	printf("vmbus-srvd: rate");
 	for (i = 0; i < n; i++) {
 		struct rte_eth_stats st;
 		double pps_rx, pps_tx, bps_rx, bps_tx;
@@ -188,8 +188,8 @@ print_rates(const struct srvd_port *ports, unsigned int n, const uint64_t *prev_
 		pps_tx = (double)(st.opackets - prev_pkts[2 * i + 1]) / secs;
 		bps_rx = (double)(st.ibytes - prev_bytes[2 * i]) * 8 / secs;
 		bps_tx = (double)(st.obytes - prev_bytes[2 * i + 1]) * 8 / secs;
-		printf(" | port %u g2h %.3f Mpps %.3f Gbit/s h2g %.3f Mpps %.3f Gbit/s",
-		       ports[i].port_id, pps_rx / 1e6, bps_rx / 1e9, pps_tx / 1e6, bps_tx / 1e9);
+		printf("%s port %u g2h %.3f Mpps %.3f Gbit/s h2g %.3f Mpps %.3f Gbit/s",
+		       i ? " |" : ":", ports[i].port_id, pps_rx / 1e6, bps_rx / 1e9, pps_tx / 1e6, bps_tx / 1e9);
 	}
 	printf("\n");
 	fflush(stdout);
