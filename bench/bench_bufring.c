@@ -89,23 +89,10 @@ struct bench {
 	bool quit;
 };
 
-static int64_t
-now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 static void
 pin(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+	if (vmbs_bench_pin(cpu) != 0)
 		fprintf(stderr, "warning: cannot pin to CPU %d\n", cpu);
 }
 
@@ -275,16 +262,16 @@ producer_main(void *arg)
 		pthread_barrier_wait(&b->start);
 		if (b->quit)
 			return NULL;
-		w0 = now_ns(CLOCK_MONOTONIC);
-		c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+		w0 = vmbs_bench_clock_ns(CLOCK_MONOTONIC);
+		c0 = vmbs_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		if (b->sys == SYS_VMBS)
 			prod_vmbs(b);
 		else if (b->sys == SYS_RTE_COPY)
 			prod_rte_copy(b);
 		else
 			prod_rte_ptr(b);
-		b->prod_cpu = (double)(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e9;
-		b->prod_secs = (double)(now_ns(CLOCK_MONOTONIC) - w0) / 1e9;
+		b->prod_cpu = (double)(vmbs_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e9;
+		b->prod_secs = (double)(vmbs_bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
 		pthread_barrier_wait(&b->done);
 	}
 }
@@ -301,16 +288,16 @@ consumer_main(void *arg)
 		pthread_barrier_wait(&b->start);
 		if (b->quit)
 			return NULL;
-		w0 = now_ns(CLOCK_MONOTONIC);
-		c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+		w0 = vmbs_bench_clock_ns(CLOCK_MONOTONIC);
+		c0 = vmbs_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		if (b->sys == SYS_VMBS)
 			n = cons_vmbs(b);
 		else if (b->sys == SYS_RTE_COPY)
 			n = cons_rte_copy(b);
 		else
 			n = cons_rte_ptr(b);
-		b->cons_cpu = (double)(now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e9;
-		b->cons_secs = (double)(now_ns(CLOCK_MONOTONIC) - w0) / 1e9;
+		b->cons_cpu = (double)(vmbs_bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e9;
+		b->cons_secs = (double)(vmbs_bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e9;
 		b->pkts = n;
 		pthread_barrier_wait(&b->done);
 	}
@@ -559,8 +546,8 @@ main(int argc, char **argv)
 	pthread_create(&tp, NULL, producer_main, b);
 	pthread_create(&tc, NULL, consumer_main, b);
 
-	t_end = now_ns(CLOCK_MONOTONIC) + (int64_t)(total_s * 1e9);
-	for (i = 0; now_ns(CLOCK_MONOTONIC) < t_end && nw < MAX_WINDOWS; i++) {
+	t_end = vmbs_bench_clock_ns(CLOCK_MONOTONIC) + (int64_t)(total_s * 1e9);
+	for (i = 0; vmbs_bench_clock_ns(CLOCK_MONOTONIC) < t_end && nw < MAX_WINDOWS; i++) {
 		struct window *w = &win[nw];
 		struct timespec ts = {
 			.tv_sec = window_ms / 1000, .tv_nsec = (long)(window_ms % 1000) * 1000000,

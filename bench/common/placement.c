@@ -21,17 +21,17 @@ struct probe {
 	double rtt_ns;
 };
 
-static int64_t
-probe_now_ns(void)
+int64_t
+vmbs_bench_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-static int
-probe_pin(int cpu)
+int
+vmbs_bench_pin(int cpu)
 {
 	cpu_set_t set;
 
@@ -46,7 +46,7 @@ probe_b(void *arg)
 	struct probe *p = arg;
 	uint64_t v;
 
-	if (probe_pin(p->cpu_b) != 0) {
+	if (vmbs_bench_pin(p->cpu_b) != 0) {
 		__atomic_store_n(&p->failed, 1, __ATOMIC_RELEASE);
 		return NULL;
 	}
@@ -66,7 +66,7 @@ probe_a(void *arg)
 	int64_t t0, t1, end;
 	uint64_t v = 0, trips = 0;
 
-	if (probe_pin(p->cpu_a) != 0) {
+	if (vmbs_bench_pin(p->cpu_a) != 0) {
 		__atomic_store_n(&p->failed, 1, __ATOMIC_RELEASE);
 		goto out;
 	}
@@ -75,7 +75,7 @@ probe_a(void *arg)
 			goto out;
 		sched_yield();
 	}
-	t0 = probe_now_ns();
+	t0 = vmbs_bench_clock_ns(CLOCK_MONOTONIC);
 	end = t0 + (int64_t)p->duration_us * 1000;
 	do {
 		/* 16 round trips between clock reads keeps the clock's cost out. */
@@ -85,7 +85,7 @@ probe_a(void *arg)
 				;
 			trips++;
 		}
-		t1 = probe_now_ns();
+		t1 = vmbs_bench_clock_ns(CLOCK_MONOTONIC);
 	} while (t1 < end);
 	p->rtt_ns = (double)(t1 - t0) / (double)trips;
 out:

@@ -21,6 +21,9 @@
 #ifndef VMBS_PLACEMENT_H
 #define VMBS_PLACEMENT_H
 
+#include <stdint.h>
+#include <time.h>
+
 /** Round trips at or below this are "near" (shared cache). */
 #define VMBS_PLACEMENT_NEAR_MAX_NS 150.0
 /** Round trips at or above this are "far". */
@@ -68,5 +71,25 @@ enum vmbs_placement vmbs_placement_classify(double rtt_ns);
  *   "near", "far", "mixed" or "unknown".
  */
 const char *vmbs_placement_name(enum vmbs_placement p);
+
+/**
+ * Read a clock in nanoseconds.
+ *
+ * @param clk
+ *   CLOCK_MONOTONIC for wall time, CLOCK_THREAD_CPUTIME_ID for CPU time.
+ * @return
+ *   The clock's value in ns.
+ */
+int64_t vmbs_bench_clock_ns(clockid_t clk);
+
+/**
+ * Pin the calling thread to one CPU.
+ *
+ * @param cpu
+ *   CPU number.
+ * @return
+ *   0 on success, an errno value from pthread_setaffinity_np() otherwise.
+ */
+int vmbs_bench_pin(int cpu);
 
 #endif /* VMBS_PLACEMENT_H */
