@@ -764,6 +764,37 @@ pause_with_pending_ext_data(void)
 	teardown(chan);
 }
 
+/*
+ * free() refuses while the slow path holds an rx of the channel. (It once
+ * judged by rx states alone, which left a window between the service's
+ * state store and its hand-back into the channel's return ring; the
+ * in-flight counter closes it. That window cannot be stopped in from a
+ * single-threaded test, so this checks the contract around it.)
+ */
+static void
+free_refused_while_slow_path_holds_rx(void)
+{
+	struct vmbs_chan *chan = setup(4, 8, 0);
+	struct vmbs_desc_gpa_seg seg = { FG_GPA_B + 0x200000, 4096 };
+	uint32_t id;
+	int i;
+
+	VMBS_CHECK(chan != NULL);
+	rec.want_ext = true;
+	CU_ASSERT_EQUAL(fg_send_gpa(&fg, 91, 0, &seg, 1, "f", 1), 0);
+	CU_ASSERT_EQUAL(vmbs_chan_poll(chan, 0), 1);	/* pends: posted, not run */
+	vmbs_chan_disable(chan);
+	CU_ASSERT_EQUAL(vmbs_chan_free(chan), -EBUSY);
+	/* Once the service has handed it back, the channel can go. */
+	VMBS_CHECK(vmbs_chan_sp_service_id(&id) == 0);
+	for (i = 0; i < 4; i++) {
+		rte_service_run_iter_on_app_lcore(id, 1);
+		vmbs_chan_poll(chan, 0);
+	}
+	CU_ASSERT_EQUAL(vmbs_chan_free(chan), 0);
+	fg_destroy(&fg);
+}
+
 static void
 defer_to_worker(void)
 {
@@ -947,6 +978,7 @@ static const struct vmbs_test_case chan_cases[] = {
 	{ "ext_data_pending_order", ext_data_pending_order },
 	{ "ext_data_pin_failure", ext_data_pin_failure },
 	{ "pause_with_pending_ext_data", pause_with_pending_ext_data },
+	{ "free_refused_while_slow_path_holds_rx", free_refused_while_slow_path_holds_rx },
 	{ "defer_to_worker", defer_to_worker },
 	{ "outgoing_with_completion", outgoing_with_completion },
 	{ "outgoing_queued_when_full", outgoing_queued_when_full },

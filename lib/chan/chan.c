@@ -171,7 +171,13 @@ vmbs_chan_free(struct vmbs_chan *chan)
 		return 0;
 	if (chan->state != VMBS_CHAN_DISABLED)
 		return -EBUSY;
-	/* The slow path still holds some of our rx: it would touch freed memory. */
+	/*
+	 * The slow path still holds some of our rx, or is between its last
+	 * store to one and its hand-back: it would touch freed memory.
+	 * S1 pairs with S0 in the service.
+	 */
+	if (__atomic_load_n(&chan->sp_inflight, __ATOMIC_ACQUIRE) != 0)
+		return -EBUSY;
 	for (i = 0; i < chan->n_rx; i++)
 		if (chan->rxs[i].state == VMBS_RX_SP_PIN ||
 		    chan->rxs[i].state == VMBS_RX_SP_UNPIN)

@@ -107,14 +107,17 @@ sp_run(void *arg __rte_unused)
 	n = rte_ring_sc_dequeue_burst(sp_ring, objs, SP_BURST, NULL);
 	for (i = 0; i < n; i++) {
 		struct vmbs_rx *rx = objs[i];
+		struct vmbs_chan *chan = rx->chan;
 
 		if (rx->state == VMBS_RX_SP_PIN)
 			sp_pin(rx);
 		else
 			sp_unpin(rx);
 		/* Release (inside rte_ring) publishes state, pinned, ext_err. */
-		if (rte_ring_sp_enqueue(rx->chan->ret_ring, rx) != 0)
+		if (rte_ring_sp_enqueue(chan->ret_ring, rx) != 0)
 			RTE_VERIFY(0);	/* sized for every rx of the channel */
+		/* S0: last touch of chan; pairs with S1 in vmbs_chan_free(). */
+		__atomic_fetch_sub(&chan->sp_inflight, 1, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -167,6 +170,8 @@ vmbs_chan_sp_detach(uint32_t n)
 void
 vmbs_chan_sp_post(struct vmbs_rx *rx)
 {
+	/* Counted before the hand-off so free() never sees it missing. */
+	__atomic_fetch_add(&rx->chan->sp_inflight, 1, __ATOMIC_RELAXED);
 	/* Capacity is reserved at alloc: each rx is queued at most once. */
 	if (rte_ring_mp_enqueue(sp_ring, rx) != 0)
 		RTE_VERIFY(0);

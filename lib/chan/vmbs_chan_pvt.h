@@ -127,6 +127,13 @@ struct vmbs_chan {
 
 	struct rte_ring *comp_ring;	/**< MP/SC: completed rx */
 	struct rte_ring *ret_ring;	/**< SP/SC: back from the slow path */
+	/**
+	 * rx handed to the slow path and not yet back in ret_ring. S0: the
+	 * service's release decrement, after its last touch of this channel,
+	 * pairs with S1, the acquire load in vmbs_chan_free(), so the channel
+	 * is never freed while the service still holds a pointer into it.
+	 */
+	uint32_t sp_inflight;
 	struct rte_ring *defer_ring;	/**< SP/SC: to the worker */
 	struct rte_ring *tx_ring;	/**< MP/SC: packets to send */
 	struct rte_ring *pkt_free;	/**< MP/MC: idle packet objects */
