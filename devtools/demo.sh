@@ -10,9 +10,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-./devtools/install-deps.sh
-./devtools/fetch-dpdk-sdk.sh
-./devtools/hugepages.sh 256
+./devtools/prepare.sh 256
 [ -f build/build.ninja ] || meson setup build
 meson compile -C build
 

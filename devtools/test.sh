@@ -12,9 +12,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-./devtools/install-deps.sh
-./devtools/fetch-dpdk-sdk.sh
-./devtools/hugepages.sh 512
+./devtools/prepare.sh 512
 # Hugepages are now guaranteed, so tests that need them must not skip.
 export VMBS_REQUIRE_HUGEPAGES=1
 

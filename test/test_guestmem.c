@@ -13,12 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/memfd.h>
 
@@ -380,32 +378,6 @@ ro_view_shows_guest_writes(void)
 	vmbs_gm_destroy(gm);
 }
 
-/*
- * Write one byte through @p p in a child and report whether the child died
- * of a memory fault. The default handlers are restored first, so a
- * sanitizer's SEGV handler cannot turn the fault into something else.
- */
-static bool
-write_faults_in_child(volatile uint8_t *p)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		*p = 0x5a;
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return false;
-	if (WIFSIGNALED(status))
-		return WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
-	return WIFEXITED(status) && WEXITSTATUS(status) != 0;
-}
-
 static void
 ro_view_write_faults(void)
 {
@@ -420,11 +392,11 @@ ro_view_write_faults(void)
 	VMBS_CHECK(rw != NULL);
 	*rw = 0x11;
 	VMBS_CHECK(vmbs_gm_lookup(gm, 0x2000, 1, VMBS_GM_F_RO, &seg) == 0);
-	CU_ASSERT_TRUE(write_faults_in_child(seg.va));
+	CU_ASSERT_TRUE(vmbs_test_write_faults(seg.va));
 	/* MAP_SHARED: a write that got through would show here. */
 	CU_ASSERT_EQUAL(*rw, 0x11);
 	/* And the RW view does accept writes (the child check is not vacuous). */
-	CU_ASSERT_FALSE(write_faults_in_child(rw));
+	CU_ASSERT_FALSE(vmbs_test_write_faults(rw));
 	CU_ASSERT_EQUAL(*rw, 0x5a);
 	close(fd);
 	vmbs_gm_destroy(gm);

@@ -2,7 +2,10 @@
  * Copyright(c) 2026 The vmbus-srv authors
  */
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
@@ -51,4 +54,25 @@ registry_error:
 	CU_cleanup_registry();
 	printf("0 passed, 1 failed\n");
 	return 1;
+}
+
+bool
+vmbs_test_write_faults(volatile uint8_t *p)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		*p = 0x5a;
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return false;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
+	return WIFEXITED(status) && WEXITSTATUS(status) != 0;
 }

@@ -15,6 +15,9 @@
 #ifndef VMBS_TEST_H
 #define VMBS_TEST_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <CUnit/CUnit.h>
 
 /** Exit status meaning "skipped" to meson test. */
@@ -53,6 +56,19 @@ int vmbs_test_run(const struct vmbs_test_suite *const *suites);
  *   0 on success, -1 if the EAL refused to start.
  */
 int vmbs_test_eal_init(const char *prefix);
+
+/**
+ * Check that writing through @p p faults: write one byte in a forked child
+ * (with default SIGSEGV/SIGBUS actions, so a sanitizer's handler cannot
+ * turn the fault into something else) and judge its end.
+ *
+ * @param p
+ *   address expected to be mapped read-only.
+ * @return
+ *   true if the child died of SIGSEGV or SIGBUS (or exited non-zero, as a
+ *   sanitizer may make it); false if the write succeeded or fork failed.
+ */
+bool vmbs_test_write_faults(volatile uint8_t *p);
 
 /** Assert that @p expr is true; on failure fail the test and return. */
 #define VMBS_CHECK(expr) CU_ASSERT_FATAL(expr)
