@@ -654,12 +654,15 @@ populate_makes_memfd_region_resident(void)
 	struct vmbs_gm_region_info info;
 	struct vmbs_gm *gm = vmbs_gm_create();
 	int fd = mk_memfd(512 * KiB);
+	struct vmbs_seg seg;
 
 	VMBS_CHECK(gm != NULL && fd >= 0);
 	VMBS_CHECK(vmbs_gm_add_region(gm, 0x100000, 256 * KiB, fd, 0) == 0);
 	VMBS_CHECK(vmbs_gm_add_region(gm, 0x200000, 256 * KiB, fd, 256 * KiB) == 0);
 	VMBS_CHECK(vmbs_gm_region_get(gm, 0, &info) == 0);
 	CU_ASSERT_FALSE(vmbs_gm_is_resident(gm, 0x100000, 4096));
+	CU_ASSERT_EQUAL(vmbs_gm_lookup(gm, 0x100000, 4096, 0, &seg), 0);
+	CU_ASSERT_FALSE(seg.flags & VMBS_SEG_F_RESIDENT);
 	CU_ASSERT_EQUAL(resident_pages(info.va, 256 * KiB), 0);
 
 	/* A hole in the range: refused up front, nothing populated. */
@@ -678,6 +681,11 @@ populate_makes_memfd_region_resident(void)
 	CU_ASSERT_TRUE(vmbs_gm_is_resident(gm, 0x100000, 256 * KiB));
 	CU_ASSERT_FALSE(vmbs_gm_is_resident(gm, 0x100000, 256 * KiB + 1));
 	CU_ASSERT_FALSE(vmbs_gm_is_resident(gm, 0x200000, 1));
+	/* Segments made now carry what vmbs_gm_is_resident() says. */
+	CU_ASSERT_EQUAL(vmbs_gm_lookup(gm, 0x100000, 4096, VMBS_GM_F_RO, &seg), 0);
+	CU_ASSERT_TRUE(seg.flags & VMBS_SEG_F_RESIDENT);
+	CU_ASSERT_EQUAL(vmbs_gm_lookup(gm, 0x200000, 4096, 0, &seg), 0);
+	CU_ASSERT_FALSE(seg.flags & VMBS_SEG_F_RESIDENT);
 	VMBS_CHECK(vmbs_gm_region_get(gm, 0, &info) == 0);
 	CU_ASSERT_TRUE(info.resident);
 	close(fd);

@@ -474,8 +474,9 @@ vmbs_rx_get_ext_data(struct vmbs_rx *rx, uint32_t flags, const struct vmbs_sgl *
 		tot += sgl->seg[i].len;
 	sgl->len = tot;
 	if (!rx->pinned) {
+		/* The translation already knows each segment's region. */
 		for (i = 0; i < n; i++)
-			if (!vmbs_gm_is_resident(chan->p.gm, sgl->seg[i].gpa, sgl->seg[i].len))
+			if (!(sgl->seg[i].flags & VMBS_SEG_F_RESIDENT))
 				break;
 		if (i < n) {
 			/* Slow path: populate + pin, then redeliver this rx. */

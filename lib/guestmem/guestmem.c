@@ -281,6 +281,7 @@ gm_fill_seg(const struct gm_region *r, uint64_t gpa, uint32_t len, bool ro,
 	/* Both views share pages, so the RO view's IOVA is the RW one's. */
 	seg->iova = r->iova + off;
 	seg->len = len;
+	seg->flags = r->resident ? VMBS_SEG_F_RESIDENT : 0;
 }
 
 void *

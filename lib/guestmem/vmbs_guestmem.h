@@ -70,7 +70,15 @@ struct vmbs_seg {
 	void *va;	/**< host VA of the first byte (RO or RW view) */
 	uint64_t iova;	/**< DMA address of the first byte */
 	uint32_t len;	/**< bytes, > 0 */
+	uint32_t flags;	/**< VMBS_SEG_F_*, as of the translation */
 };
+
+/**
+ * Segment flag: its region was populated and locked when the segment was
+ * made, so using it will not fault pages in (what vmbs_gm_is_resident()
+ * would say for the segment, without a second lookup).
+ */
+#define VMBS_SEG_F_RESIDENT 0x1u
 
 /** A snapshot of one region, for the control plane (e.g. DMA registration). */
 struct vmbs_gm_region_info {
