@@ -207,6 +207,46 @@ vmbs_chan_priv(const struct vmbs_chan *chan)
 	return chan->p.priv;
 }
 
+uint32_t
+vmbs_chan_relid(const struct vmbs_chan *chan)
+{
+	return chan->p.relid;
+}
+
+uint16_t
+vmbs_chan_subchan_idx(const struct vmbs_chan *chan)
+{
+	return chan->p.subchan_idx;
+}
+
+bool
+vmbs_chan_g2h_empty(const struct vmbs_chan *chan)
+{
+	const struct vmbs_ring_ctl *ctl;
+
+	if (chan->state != VMBS_CHAN_OPEN)
+		return true;
+	/* A hint only: both indices are in shared memory; the guest moves
+	 * write_index, the poll lcore read_index. Relaxed is enough for a
+	 * poll-until-equal loop with a deadline.
+	 */
+	ctl = chan->g2h.ctl;
+	return __atomic_load_n(&ctl->read_index, __ATOMIC_RELAXED) ==
+	       __atomic_load_n(&ctl->write_index, __ATOMIC_RELAXED);
+}
+
+void
+vmbs_chan_hold(struct vmbs_chan *chan)
+{
+	vmbs_chan_pvt_ctl_hold(chan);
+}
+
+void
+vmbs_chan_unhold(struct vmbs_chan *chan)
+{
+	vmbs_chan_pvt_ctl_release(chan);
+}
+
 void
 vmbs_chan_stats_get(const struct vmbs_chan *chan, struct vmbs_chan_stats *st)
 {
@@ -241,7 +281,7 @@ h2g_commit(struct vmbs_chan *chan)
 	if (vmbs_br_tx_commit(&chan->h2g)) {
 		chan->st.signals++;
 		if (chan->p.signal_cb != NULL)
-			chan->p.signal_cb(chan);
+			chan->p.signal_cb(chan, chan->p.signal_arg);
 	}
 }
 
@@ -556,6 +596,18 @@ ret_drain(struct vmbs_chan *chan, bool deliver, bool control)
 		}
 	}
 	return cnt;
+}
+
+uint32_t
+vmbs_chan_reap(struct vmbs_chan *chan)
+{
+	if (chan->state == VMBS_CHAN_OPEN)
+		return UINT32_MAX;
+	vmbs_chan_pvt_ctl_hold(chan);
+	comp_drain(chan, true);
+	ret_drain(chan, false, true);
+	vmbs_chan_pvt_ctl_release(chan);
+	return vmbs_chan_rx_outstanding(chan);
 }
 
 int
@@ -895,7 +947,7 @@ malformed:
 	if (vmbs_br_rx_commit(&chan->g2h)) {
 		chan->st.signals++;
 		if (chan->p.signal_cb != NULL)
-			chan->p.signal_cb(chan);
+			chan->p.signal_cb(chan, chan->p.signal_arg);
 	}
 	return n;
 }

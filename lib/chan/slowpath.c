@@ -21,7 +21,7 @@
 
 #include "vmbs_chan_pvt.h"
 
-#define SP_RING_SIZE 16384u
+#define SP_RING_SIZE 262144u
 #define SP_BURST 32u
 
 static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;

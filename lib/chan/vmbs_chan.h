@@ -129,8 +129,9 @@ typedef void (*vmbs_rx_batch_cb_t)(struct vmbs_chan *chan, uint32_t n);
 /** Outgoing packet done: status 0 or -ECANCELED; resp only with WAIT. */
 typedef void (*vmbs_pkt_done_cb_t)(struct vmbs_pkt *pkt, int status,
 				   const void *resp, uint32_t resp_len);
-/** Ring signal to the guest (doorbell); poll lcore. */
-typedef void (*vmbs_chan_signal_cb_t)(struct vmbs_chan *chan);
+/** Ring signal to the guest (doorbell); poll lcore, or control context
+ * during open/close. @p arg is the params' signal_arg. */
+typedef void (*vmbs_chan_signal_cb_t)(struct vmbs_chan *chan, void *arg);
 
 /** Init-time settings. Zero fields take the documented defaults. */
 struct vmbs_chan_params {
@@ -156,6 +157,7 @@ struct vmbs_chan_params {
 	vmbs_rx_cb_t rx_cb;		/**< required */
 	vmbs_rx_batch_cb_t rx_batch_cb;	/**< optional */
 	vmbs_chan_signal_cb_t signal_cb;	/**< optional doorbell */
+	void *signal_arg;		/**< for signal_cb */
 	void *priv;			/**< vmbs_chan_priv() */
 };
 
@@ -353,6 +355,68 @@ enum vmbs_chan_state vmbs_chan_state(const struct vmbs_chan *chan);
  *   the priv pointer from the params.
  */
 void *vmbs_chan_priv(const struct vmbs_chan *chan);
+
+/**
+ * @param chan
+ *   channel.
+ * @return
+ *   the relid it was allocated with.
+ */
+uint32_t vmbs_chan_relid(const struct vmbs_chan *chan);
+
+/**
+ * @param chan
+ *   channel.
+ * @return
+ *   its subchannel index (0: primary).
+ */
+uint16_t vmbs_chan_subchan_idx(const struct vmbs_chan *chan);
+
+/**
+ * Whether the guest-to-host ring holds nothing unread: a hint read from
+ * the shared control page (the guest may add more at any time), used to
+ * let the ring drain before acting on CLOSECHANNEL. Control context.
+ *
+ * @param chan
+ *   channel.
+ * @return
+ *   true if not open, or if the ring's read and write indices are equal.
+ */
+bool vmbs_chan_g2h_empty(const struct vmbs_chan *chan);
+
+/**
+ * Collect completions of rx a close abandoned (orphans) and slow-path
+ * hand-backs on a channel that is not open, releasing their slots and
+ * pins. Guest memory must stay mapped until this returns 0. Control
+ * context.
+ *
+ * @param chan
+ *   channel, not OPEN.
+ * @return
+ *   rx still outstanding (held by the application or the slow path);
+ *   UINT32_MAX if the channel is open.
+ */
+uint32_t vmbs_chan_reap(struct vmbs_chan *chan);
+
+/**
+ * Keep the poll lcore out of the channel (the gate the state changes use)
+ * while the control thread changes state that polls read, e.g. the VM's
+ * guest-memory region table. Waits for a poll in progress to leave. Not
+ * nestable, and no other vmbs_chan_* call on @p chan until
+ * vmbs_chan_unhold(). Control context.
+ *
+ * @param chan
+ *   channel.
+ */
+void vmbs_chan_hold(struct vmbs_chan *chan);
+
+/**
+ * Let the poll lcore back in after vmbs_chan_hold(). Control context.
+ *
+ * @param chan
+ *   channel.
+ */
+void vmbs_chan_unhold(struct vmbs_chan *chan);
 
 /**
  * Copy the channel's counters.
