@@ -46,7 +46,8 @@
 #define VMBS_ATT_MAX_FRAME (VMBS_ATT_HDR_SIZE + VMBS_ATT_MAX_PAYLOAD)
 /** Most descriptors one frame may carry. */
 #define VMBS_ATT_MAX_FDS 1u
-/** VM name buffer: 1..63 characters of [A-Za-z0-9._-], NUL-padded. */
+/** VM name buffer: 1..63 characters of [A-Za-z0-9._-], the first one a
+ * letter or digit, NUL-padded. */
 #define VMBS_ATT_VM_NAME_MAX 64u
 /** Smallest and largest channel message carried by VMBUS_MSG. */
 #define VMBS_ATT_CHMSG_MIN 8u
@@ -256,7 +257,8 @@ ssize_t vmbs_att_recv(int sock, void *buf, size_t buf_len, int *fds,
  * @param name
  *   a NUL-padded VMBS_ATT_VM_NAME_MAX buffer.
  * @return
- *   true if it holds 1..63 characters of [A-Za-z0-9._-] followed by NULs
+ *   true if it holds 1..63 characters of [A-Za-z0-9._-], the first a letter
+ *   or digit, followed by NULs
  *   only.
  */
 bool vmbs_att_vm_name_valid(const char *name);
