@@ -604,7 +604,7 @@ vmbs_vm_set_doorbell(struct vmbs_vm *vm, uint32_t relid, uint32_t dir, int fd)
 	old = vc->db_fd[dir];
 	vc->db_fd[dir] = fd;
 	vmbs_chan_unhold(vc->chan);
-	if (old >= 0)
+	if (old >= 0 && old != fd)
 		close(old);
 	return 0;
 }
