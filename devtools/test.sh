@@ -27,17 +27,17 @@ configure() {
 	fi
 }
 
-# Plain build: unit, PMD and testpmd smoke suites.
+# Plain build: unit, integration, PMD and testpmd smoke suites.
 configure build
 meson compile -C build
-meson test -C build --suite unit --suite pmd --suite smoke \
+meson test -C build --suite unit --suite integration --suite pmd --suite smoke \
 	--print-errorlogs --num-processes 2 || status=1
 
 # Sanitizer build: the ASan plugin cannot load into an uninstrumented
 # testpmd, so the smoke suite runs in the plain build only.
 configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
 meson compile -C build-asan
-meson test -C build-asan --suite unit --suite pmd \
+meson test -C build-asan --suite unit --suite integration --suite pmd \
 	--print-errorlogs --num-processes 2 || status=1
 
 python3 devtools/test-summary.py build build-asan || status=1

@@ -19,6 +19,12 @@
  * Guest-physical layout: region i starts where the caller says; within
  * regions a bump allocator hands out page-aligned guest buffers.
  *
+ * Every call also returns -EINVAL for bad arguments. A frame from the
+ * server that fails validation makes the next wait return -EPROTO; an
+ * undecodable channel message makes the next vmbs_cli_wait_msg() return
+ * -EBADMSG; the session goes on either way, so tests can keep probing.
+ * Requests wait the timeout given at connect.
+ *
  * Threading model: a struct vmbs_cli and its channels belong to one
  * thread. Different clients are independent. EAL-free (plain POSIX plus
  * libhugetlbfs), so it can run in any process.
@@ -75,7 +81,8 @@ struct vmbs_cli_params {
 int vmbs_cli_connect(const struct vmbs_cli_params *p, struct vmbs_cli **out);
 
 /**
- * Orderly end: GOODBYE, wait for the reply, close. Frees @p cli.
+ * Orderly end: GOODBYE, wait for the reply, close. Frees @p cli and its
+ * channels (their pointers are invalid afterwards).
  *
  * @return
  *   0 or the reply's status / -ETIMEDOUT (freed anyway).
@@ -84,7 +91,7 @@ int vmbs_cli_goodbye(struct vmbs_cli *cli);
 
 /**
  * Abrupt end: close the socket without a word (a VM that dies), unmap the
- * client's own views and free @p cli. NULL is a no-op.
+ * client's own views and free @p cli and its channels. NULL is a no-op.
  */
 void vmbs_cli_destroy(struct vmbs_cli *cli);
 
@@ -255,7 +262,9 @@ int vmbs_cli_request_offers(struct vmbs_cli *cli,
  * @param gpadl
  *   receives the new id (the client numbers them from 0x1000).
  * @return
- *   0; -EIO if the server answered with a failure status; a wait error.
+ *   0; -EIO if the server answered with a failure status (*@p gpadl is
+ *   set); -E2BIG beyond 8190 pages (range_buflen is a u16); -EINVAL for an
+ *   empty or unaligned range; a wait error.
  */
 int vmbs_cli_gpadl_create(struct vmbs_cli *cli, uint32_t relid, uint64_t gpa,
 			  uint64_t len, uint32_t *gpadl);
@@ -367,7 +376,8 @@ int vmbs_cli_chan_send_comp(struct vmbs_cli_chan *ch, uint64_t trans_id,
  * into @p buf, and commit the read.
  *
  * @return
- *   payload bytes; -EAGAIN if none; -EMSGSIZE if @p buf is too small (the
+ *   payload bytes, including the sender's padding to 8 bytes (VMBus has no
+ *   exact length); -EAGAIN if none; -EMSGSIZE if @p buf is too small (the
  *   packet stays); another ring error.
  */
 int vmbs_cli_chan_recv(struct vmbs_cli_chan *ch, struct vmbs_pkt_desc *d,
