@@ -967,6 +967,32 @@ test_rescind(void)
 	poller_reset();
 }
 
+/* Sharing one server per socket path (application and PMD ports). */
+static void
+test_acquire_shared(void)
+{
+	char path[108];
+	struct vmbs_srv_params sp;
+	struct vmbs_srv *s1, *s2;
+	struct stat sb;
+
+	memset(&sp, 0, sizeof(sp));
+	sock_path(path, sizeof(path));
+	sp.socket_path = path;
+	sp.owner_uid = (uid_t)-1;
+	sp.group_gid = (gid_t)-1;
+	s1 = vmbs_srv_acquire(&sp);
+	VMBS_CHECK(s1 != NULL);
+	sp.max_vms = 3;	/* ignored: the server exists */
+	s2 = vmbs_srv_acquire(&sp);
+	CU_ASSERT_PTR_EQUAL(s1, s2);
+	CU_ASSERT_STRING_EQUAL(vmbs_srv_socket_path(s1), path);
+	CU_ASSERT_EQUAL(vmbs_srv_release(s2, 100), 0);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);	/* still listening */
+	CU_ASSERT_EQUAL(vmbs_srv_release(s1, 100), 0);
+	CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0);	/* gone with the last */
+}
+
 static int
 suite_init(void)
 {
@@ -998,6 +1024,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "sixty_four_vms", test_64_vms },
 	{ "protocol_versions_and_identity", test_versions_and_identity },
 	{ "rescind_and_relid_released", test_rescind },
+	{ "one_server_per_socket_path", test_acquire_shared },
 	{ NULL, NULL },
 };
 

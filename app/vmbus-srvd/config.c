@@ -3,6 +3,10 @@
  */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,77 @@ bad:
 	fprintf(stderr, "vmbus-srvd: %s: \"%s\" is not an integer in [0, %u]\n",
 		what, s ? s : "", max);
 	return -1;
+}
+
+static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
+	      "ids are stored as u32");
+
+/* A user name or a numeric uid. */
+static int
+parse_user(const char *what, const char *s, uid_t *out)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	uint32_t v;
+
+	if (s[0] >= '0' && s[0] <= '9')
+		return srvd_parse_u32(what, s, UINT32_MAX - 1, &v) == 0 ?
+		       (*out = (uid_t)v, 0) : -1;
+	if (getpwnam_r(s, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
+		fprintf(stderr, "vmbus-srvd: %s: no user \"%s\"\n", what, s);
+		return -1;
+	}
+	*out = pw.pw_uid;
+	return 0;
+}
+
+/* A group name or a numeric gid. */
+static int
+parse_group(const char *what, const char *s, gid_t *out)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	uint32_t v;
+
+	if (s[0] >= '0' && s[0] <= '9')
+		return srvd_parse_u32(what, s, UINT32_MAX - 1, &v) == 0 ?
+		       (*out = (gid_t)v, 0) : -1;
+	if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) != 0 || res == NULL) {
+		fprintf(stderr, "vmbus-srvd: %s: no group \"%s\"\n", what, s);
+		return -1;
+	}
+	*out = gr.gr_gid;
+	return 0;
+}
+
+/* Space-separated users (@p users) or groups into @p ids. */
+static int
+parse_id_list(const char *what, const char *s, bool users, uint32_t *ids,
+	      unsigned int *n)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "vmbus-srvd: %s: list too long\n", what);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	*n = 0;
+	for (tok = strtok_r(buf, " \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		uid_t u;
+		gid_t g;
+
+		if (*n == SRVD_MAX_ACL) {
+			fprintf(stderr, "vmbus-srvd: %s: more than %d entries\n", what,
+				SRVD_MAX_ACL);
+			return -1;
+		}
+		if (users ? parse_user(what, tok, &u) : parse_group(what, tok, &g))
+			return -1;
+		ids[(*n)++] = users ? (uint32_t)u : (uint32_t)g;
+	}
+	return 0;
 }
 
 /* Keys of a [nicN] section, passed through as net_vmbus_srv devargs. */
@@ -99,6 +174,8 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	int n, i, ret = -1;
 
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	cfg->socket_owner = (uid_t)-1;
+	cfg->socket_group = (gid_t)-1;
 	f = rte_cfgfile_load(path, CFG_FLAG_EMPTY_VALUES);
 	if (f == NULL) {
 		fprintf(stderr, "vmbus-srvd: cannot read configuration %s\n", path);
@@ -112,6 +189,20 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	}
 	if (v != NULL)
 		snprintf(cfg->socket, sizeof(cfg->socket), "%s", v);
+	v = rte_cfgfile_get_entry(f, "server", "socket_owner");
+	if (v != NULL && v[0] != '\0' && parse_user("socket_owner", v, &cfg->socket_owner) != 0)
+		goto out;
+	v = rte_cfgfile_get_entry(f, "server", "socket_group");
+	if (v != NULL && v[0] != '\0' && parse_group("socket_group", v, &cfg->socket_group) != 0)
+		goto out;
+	v = rte_cfgfile_get_entry(f, "server", "allow_users");
+	if (v != NULL && parse_id_list("allow_users", v, true, (uint32_t *)cfg->allow_uids,
+				       &cfg->nb_allow_uids) != 0)
+		goto out;
+	v = rte_cfgfile_get_entry(f, "server", "allow_groups");
+	if (v != NULL && parse_id_list("allow_groups", v, false, (uint32_t *)cfg->allow_gids,
+				       &cfg->nb_allow_gids) != 0)
+		goto out;
 	v = rte_cfgfile_get_entry(f, "server", "duration");
 	if (v != NULL && srvd_parse_u32("duration", v, 86400 * 365, &cfg->duration_s) != 0)
 		goto out;

@@ -10,28 +10,35 @@
  * Usage: vmbus-srvd [EAL options] -- [-c FILE] [-d SECONDS] [-s SOCKET] [-p SECONDS]
  */
 
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_uuid.h>
 
 #include "vmbs_config.h"
+#include "vmbs_server.h"
 #include "vmbus_srvd.h"
 
 #define SRVD_POOL_MBUFS 8191u
 #define SRVD_RING_SIZE 1024u
+/* Wait at exit for guests' memory to be unreferenced. */
+#define SRVD_RELEASE_TIMEOUT_MS 2000u
 
 static volatile sig_atomic_t stop_requested;
 
@@ -236,6 +243,46 @@ poll_loop(struct srvd_port *ports, unsigned int n, uint32_t duration_s, uint32_t
 	}
 }
 
+/*
+ * Start (or join) the attach server on the configured socket, creating
+ * its directory if needed. The socket's mode, owner and allow lists come
+ * from [server].
+ */
+static struct vmbs_srv *
+attach_start(const struct srvd_config *cfg)
+{
+	struct vmbs_srv_params sp;
+	struct vmbs_srv *srv;
+	char dir[sizeof(cfg->socket)], *slash;
+	unsigned int i;
+
+	snprintf(dir, sizeof(dir), "%s", cfg->socket);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			fprintf(stderr, "vmbus-srvd: cannot create %s: %s\n", dir,
+				strerror(errno));
+			return NULL;
+		}
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.socket_path = cfg->socket;
+	sp.owner_uid = cfg->socket_owner;
+	sp.group_gid = cfg->socket_group;
+	for (i = 0; i < cfg->nb_allow_uids; i++)
+		sp.allow_uids[i] = cfg->allow_uids[i];
+	sp.n_allow_uids = cfg->nb_allow_uids;
+	for (i = 0; i < cfg->nb_allow_gids; i++)
+		sp.allow_gids[i] = cfg->allow_gids[i];
+	sp.n_allow_gids = cfg->nb_allow_gids;
+	srv = vmbs_srv_acquire(&sp);
+	if (srv == NULL)
+		fprintf(stderr, "vmbus-srvd: attach socket %s: %s\n", cfg->socket,
+			rte_strerror(rte_errno));
+	return srv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,7 +294,8 @@ main(int argc, char **argv)
 	char eal_buf[sizeof(cfg.eal_args)];
 	int sep, eal_argc, ret, exit_code = EXIT_SUCCESS;
 	unsigned int i, started = 0;
-	struct rte_mempool *pool;
+	struct rte_mempool *pool = NULL;
+	struct vmbs_srv *srv = NULL;
 	char *tok, *save;
 
 	sep = find_separator(argc, argv);
@@ -296,7 +344,12 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	printf("vmbus-srvd %s: configuration %s, attach socket %s, %u NIC(s)\n",
-	       VMBS_VERSION, cfg.path, cfg.socket, cfg.nb_nics);
+	       VMBS_RELEASE, cfg.path, cfg.socket, cfg.nb_nics);
+	srv = attach_start(&cfg);
+	if (srv == NULL) {
+		exit_code = EXIT_FAILURE;
+		goto out;
+	}
 	pool = rte_pktmbuf_pool_create("srvd_pool", SRVD_POOL_MBUFS, 256, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (pool == NULL) {
@@ -328,7 +381,22 @@ main(int argc, char **argv)
 		       ports[i].port_id, ports[i].name, st.ipackets, st.ibytes,
 		       st.opackets, st.obytes, st.ierrors + st.oerrors);
 	}
+	{
+		struct vmbs_srv_stats ss;
+
+		vmbs_srv_stats_get(srv, &ss);
+		printf("  attach %s: %" PRIu64 " connections, %u VMs attached, %" PRIu64
+		       " refused (credentials %" PRIu64 ", hello %" PRIu64 "), %" PRIu64
+		       " protocol errors\n", vmbs_srv_socket_path(srv), ss.accepted,
+		       ss.vms_attached, ss.refused_creds + ss.refused_hello,
+		       ss.refused_creds, ss.refused_hello, ss.protocol_errors);
+	}
 out:
+	/* Every guest is released (GOODBYE, ordered release) before the
+	 * ports and the EAL go away.
+	 */
+	if (srv != NULL && vmbs_srv_release(srv, SRVD_RELEASE_TIMEOUT_MS) != 0)
+		fprintf(stderr, "vmbus-srvd: guests still held memory at exit\n");
 	for (i = 0; i < started; i++) {
 		rte_eth_dev_stop(ports[i].port_id);
 		rte_eth_dev_close(ports[i].port_id);

@@ -22,9 +22,18 @@ struct srvd_nic {
 	uint16_t queues;
 };
 
+/* Most entries in each attach allow list. */
+#define SRVD_MAX_ACL 16
+
 struct srvd_config {
 	char path[4096];
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uid_t socket_owner;	/* (uid_t)-1: the server's own */
+	gid_t socket_group;	/* (gid_t)-1: none, mode 0600 */
+	uid_t allow_uids[SRVD_MAX_ACL];
+	unsigned int nb_allow_uids;
+	gid_t allow_gids[SRVD_MAX_ACL];
+	unsigned int nb_allow_gids;
 	uint32_t duration_s;	/* 0 = until a signal */
 	uint32_t stats_period_s;	/* 0 = no rate line */
 	char eal_args[1024];

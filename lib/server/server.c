@@ -101,7 +101,14 @@ struct vmbs_srv {
 	const struct vmbs_dev_desc *devs[SRV_MAX_DEVS];
 	uint32_t n_devs;
 	struct vmbs_srv_stats st;
+
+	uint32_t refs;			/* vmbs_srv_acquire(), under srv_reg_lock */
+	struct vmbs_srv *reg_next;
 };
+
+/* Servers shared by socket path (vmbs_srv_acquire()). */
+static pthread_mutex_t srv_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vmbs_srv *srv_reg;
 
 /* ---- sending ---- */
 
@@ -949,4 +956,58 @@ vmbs_srv_stats_get(struct vmbs_srv *srv, struct vmbs_srv_stats *st)
 
 	if (vmbs_srv_call(srv, srv_stats_call, &a) != 0)
 		memset(st, 0, sizeof(*st));
+}
+
+struct vmbs_srv *
+vmbs_srv_acquire(const struct vmbs_srv_params *p)
+{
+	struct vmbs_srv *srv;
+
+	if (p == NULL || p->socket_path == NULL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_lock(&srv_reg_lock);
+	for (srv = srv_reg; srv != NULL; srv = srv->reg_next)
+		if (strcmp(srv->path, p->socket_path) == 0)
+			break;
+	if (srv == NULL) {
+		srv = vmbs_srv_create(p);
+		if (srv != NULL) {
+			srv->reg_next = srv_reg;
+			srv_reg = srv;
+		}
+	}
+	if (srv != NULL)
+		srv->refs++;
+	pthread_mutex_unlock(&srv_reg_lock);
+	return srv;
+}
+
+int
+vmbs_srv_release(struct vmbs_srv *srv, uint32_t timeout_ms)
+{
+	struct vmbs_srv **pp;
+
+	if (srv == NULL)
+		return 0;
+	pthread_mutex_lock(&srv_reg_lock);
+	if (--srv->refs > 0) {
+		pthread_mutex_unlock(&srv_reg_lock);
+		return 0;
+	}
+	for (pp = &srv_reg; *pp != NULL; pp = &(*pp)->reg_next) {
+		if (*pp == srv) {
+			*pp = srv->reg_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&srv_reg_lock);
+	return vmbs_srv_destroy(srv, timeout_ms);
+}
+
+const char *
+vmbs_srv_socket_path(const struct vmbs_srv *srv)
+{
+	return srv->path;
 }

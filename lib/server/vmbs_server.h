@@ -99,6 +99,29 @@ struct vmbs_srv *vmbs_srv_create(const struct vmbs_srv_params *p);
 int vmbs_srv_destroy(struct vmbs_srv *srv, uint32_t timeout_ms);
 
 /**
+ * Get the process's server on @p p->socket_path, creating it with @p p if
+ * there is none (so the application and every PMD port that names the
+ * same socket share one server). A later caller's other settings are
+ * ignored. Reference counted.
+ *
+ * @return
+ *   the server, or NULL with rte_errno set as vmbs_srv_create().
+ */
+struct vmbs_srv *vmbs_srv_acquire(const struct vmbs_srv_params *p);
+
+/**
+ * Drop a reference from vmbs_srv_acquire(); the last one destroys the
+ * server (vmbs_srv_destroy() with @p timeout_ms).
+ *
+ * @return
+ *   0, or vmbs_srv_destroy()'s result for the last reference.
+ */
+int vmbs_srv_release(struct vmbs_srv *srv, uint32_t timeout_ms);
+
+/** @return the socket path the server listens on. */
+const char *vmbs_srv_socket_path(const struct vmbs_srv *srv);
+
+/**
  * Register a device for the VM named in @p d. If that VM is attached, it
  * gets the device at once (offered if it already asked for offers).
  *
