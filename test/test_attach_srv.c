@@ -300,6 +300,36 @@ unmap_call(void *arg)
 	return vmbs_gpadl_unmap(vmbs_vm_gpadl_table(vm), a->gpadl);
 }
 
+/*
+ * A server with one test device for @p vm, and a guest of it that has
+ * negotiated and received exactly one offer. NULL if any step failed.
+ */
+static struct vmbs_srv *
+setup_guest(struct tdev *td, const char *vm, uint8_t inst, char *path,
+	    size_t path_len, uint64_t mem, struct vmbs_cli **cli,
+	    struct vmbs_chmsg_offer *off)
+{
+	struct vmbs_srv *srv;
+	uint32_t version, n = 0;
+
+	tdev_init(td, vm, inst);
+	srv = srv_start(path, path_len);
+	if (srv == NULL)
+		return NULL;
+	if (vmbs_srv_add_device(srv, &td->desc) != 0 ||
+	    cli_connect(path, vm, mem, false, cli) != 0) {
+		vmbs_srv_destroy(srv, 1000);
+		return NULL;
+	}
+	if (vmbs_cli_negotiate(*cli, &version) != 0 ||
+	    vmbs_cli_request_offers(*cli, off, 1, &n) != 0 || n != 1) {
+		vmbs_cli_destroy(*cli);
+		vmbs_srv_destroy(srv, 1000);
+		return NULL;
+	}
+	return srv;
+}
+
 /* ---- tests ---- */
 
 /* Everything a netvsc-like guest does, in order, over the socket. */
@@ -399,18 +429,13 @@ test_teardown_mapped(void)
 	struct vmbs_chmsg_offer off;
 	struct vmbs_chmsg m;
 	struct map_arg ma;
-	uint32_t version, n, gpadl;
+	uint32_t gpadl;
 	uint64_t gpa;
 	uint8_t msg[VMBS_CHMSG_MAX_SIZE];
 	int len;
 
-	tdev_init(&td, "vm-td", 0x22);
-	srv = srv_start(path, sizeof(path));
+	srv = setup_guest(&td, "vm-td", 0x22, path, sizeof(path), 16u << 20, &cli, &off);
 	VMBS_CHECK(srv != NULL);
-	VMBS_CHECK(vmbs_srv_add_device(srv, &td.desc) == 0);
-	VMBS_CHECK(cli_connect(path, "vm-td", 16u << 20, false, &cli) == 0);
-	VMBS_CHECK(vmbs_cli_negotiate(cli, &version) == 0);
-	VMBS_CHECK(vmbs_cli_request_offers(cli, &off, 1, &n) == 0 && n == 1);
 	VMBS_CHECK(vmbs_cli_alloc(cli, 1u << 20, 4096, &gpa) == 0);
 	VMBS_CHECK(vmbs_cli_gpadl_create(cli, off.child_relid, gpa, 1u << 20,
 					 &gpadl) == 0);
@@ -448,15 +473,10 @@ test_close_drains_ring(void)
 	struct vmbs_cli *cli;
 	struct vmbs_cli_chan *ch;
 	struct vmbs_chmsg_offer off;
-	uint32_t version, n, i;
+	uint32_t i;
 
-	tdev_init(&td, "vm-drain", 0x33);
-	srv = srv_start(path, sizeof(path));
+	srv = setup_guest(&td, "vm-drain", 0x33, path, sizeof(path), 16u << 20, &cli, &off);
 	VMBS_CHECK(srv != NULL);
-	VMBS_CHECK(vmbs_srv_add_device(srv, &td.desc) == 0);
-	VMBS_CHECK(cli_connect(path, "vm-drain", 16u << 20, false, &cli) == 0);
-	VMBS_CHECK(vmbs_cli_negotiate(cli, &version) == 0);
-	VMBS_CHECK(vmbs_cli_request_offers(cli, &off, 1, &n) == 0 && n == 1);
 	VMBS_CHECK(vmbs_cli_chan_open(cli, off.child_relid, 32, 32, &ch) == 0);
 	for (i = 0; i < 200; i++)
 		VMBS_CHECK(vmbs_cli_chan_send_inband(ch, i, 0, "revoke", 6) == 0);
@@ -507,16 +527,11 @@ test_disconnect_mid_traffic(void)
 	struct vmbs_srv_stats ss;
 	struct traffic t;
 	pthread_t th;
-	uint32_t version, n, i;
+	uint32_t i;
 	struct timespec ts = { 0, 200000000 };
 
-	tdev_init(&td, "vm-die", 0x44);
-	srv = srv_start(path, sizeof(path));
+	srv = setup_guest(&td, "vm-die", 0x44, path, sizeof(path), 16u << 20, &cli, &off);
 	VMBS_CHECK(srv != NULL);
-	VMBS_CHECK(vmbs_srv_add_device(srv, &td.desc) == 0);
-	VMBS_CHECK(cli_connect(path, "vm-die", 16u << 20, false, &cli) == 0);
-	VMBS_CHECK(vmbs_cli_negotiate(cli, &version) == 0);
-	VMBS_CHECK(vmbs_cli_request_offers(cli, &off, 1, &n) == 0 && n == 1);
 	VMBS_CHECK(vmbs_cli_chan_open(cli, off.child_relid, 64, 64, &ch) == 0);
 
 	memset(&t, 0, sizeof(t));
@@ -936,16 +951,10 @@ test_rescind(void)
 	struct vmbs_chmsg m;
 	struct vmbs_vm_stats vs;
 	uint8_t msg[16];
-	uint32_t version, n;
 	int len;
 
-	tdev_init(&td, "vm-resc", 0x88);
-	srv = srv_start(path, sizeof(path));
+	srv = setup_guest(&td, "vm-resc", 0x88, path, sizeof(path), 16u << 20, &cli, &off);
 	VMBS_CHECK(srv != NULL);
-	VMBS_CHECK(vmbs_srv_add_device(srv, &td.desc) == 0);
-	VMBS_CHECK(cli_connect(path, "vm-resc", 16u << 20, false, &cli) == 0);
-	VMBS_CHECK(vmbs_cli_negotiate(cli, &version) == 0);
-	VMBS_CHECK(vmbs_cli_request_offers(cli, &off, 1, &n) == 0 && n == 1);
 	VMBS_CHECK(vmbs_cli_chan_open(cli, off.child_relid, 4, 4, &ch) == 0);
 	CU_ASSERT_EQUAL(echo_once(ch, 1, "before"), 0);
 	CU_ASSERT_EQUAL(vmbs_srv_remove_device(srv, &td.desc), 0);

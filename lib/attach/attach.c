@@ -21,58 +21,53 @@
 #include <unistd.h>
 
 #include "vmbs_attach.h"
+#include "vmbs_wire.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	      "the attach wire format is little-endian and structs are host order");
 
-#define ATT_ASSERT_SIZE(type, size) \
-	static_assert(sizeof(type) == (size), #type " is " #size " bytes on the wire")
-#define ATT_ASSERT_OFF(type, member, off) \
-	static_assert(offsetof(type, member) == (off), \
-		      #type "." #member " is at byte " #off " on the wire")
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_hdr, 16);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hdr, type, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hdr, flags, 2);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hdr, len, 4);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hdr, seq, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hdr, status, 12);
 
-ATT_ASSERT_SIZE(struct vmbs_att_hdr, 16);
-ATT_ASSERT_OFF(struct vmbs_att_hdr, type, 0);
-ATT_ASSERT_OFF(struct vmbs_att_hdr, flags, 2);
-ATT_ASSERT_OFF(struct vmbs_att_hdr, len, 4);
-ATT_ASSERT_OFF(struct vmbs_att_hdr, seq, 8);
-ATT_ASSERT_OFF(struct vmbs_att_hdr, status, 12);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_hello, 72);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello, version, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello, features, 4);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello, vm_name, 8);
 
-ATT_ASSERT_SIZE(struct vmbs_att_hello, 72);
-ATT_ASSERT_OFF(struct vmbs_att_hello, version, 0);
-ATT_ASSERT_OFF(struct vmbs_att_hello, features, 4);
-ATT_ASSERT_OFF(struct vmbs_att_hello, vm_name, 8);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_hello_reply, 32);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, version, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, features, 4);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, max_regions, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, max_chmsg, 12);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, max_region_size, 16);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_hello_reply, max_vm_mem, 24);
 
-ATT_ASSERT_SIZE(struct vmbs_att_hello_reply, 32);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, version, 0);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, features, 4);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, max_regions, 8);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, max_chmsg, 12);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, max_region_size, 16);
-ATT_ASSERT_OFF(struct vmbs_att_hello_reply, max_vm_mem, 24);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_goodbye, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_goodbye, reason, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_goodbye, reserved, 4);
 
-ATT_ASSERT_SIZE(struct vmbs_att_goodbye, 8);
-ATT_ASSERT_OFF(struct vmbs_att_goodbye, reason, 0);
-ATT_ASSERT_OFF(struct vmbs_att_goodbye, reserved, 4);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_mem_add, 32);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_add, gpa, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_add, size, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_add, offset, 16);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_add, flags, 24);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_add, reserved, 28);
 
-ATT_ASSERT_SIZE(struct vmbs_att_mem_add, 32);
-ATT_ASSERT_OFF(struct vmbs_att_mem_add, gpa, 0);
-ATT_ASSERT_OFF(struct vmbs_att_mem_add, size, 8);
-ATT_ASSERT_OFF(struct vmbs_att_mem_add, offset, 16);
-ATT_ASSERT_OFF(struct vmbs_att_mem_add, flags, 24);
-ATT_ASSERT_OFF(struct vmbs_att_mem_add, reserved, 28);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_mem_del, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_mem_del, gpa, 0);
 
-ATT_ASSERT_SIZE(struct vmbs_att_mem_del, 8);
-ATT_ASSERT_OFF(struct vmbs_att_mem_del, gpa, 0);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_doorbell, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_doorbell, relid, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_doorbell, dir, 4);
 
-ATT_ASSERT_SIZE(struct vmbs_att_doorbell, 8);
-ATT_ASSERT_OFF(struct vmbs_att_doorbell, relid, 0);
-ATT_ASSERT_OFF(struct vmbs_att_doorbell, dir, 4);
-
-ATT_ASSERT_SIZE(struct vmbs_att_error, 8);
-ATT_ASSERT_OFF(struct vmbs_att_error, type, 0);
-ATT_ASSERT_OFF(struct vmbs_att_error, reserved, 2);
-ATT_ASSERT_OFF(struct vmbs_att_error, seq, 4);
+VMBS_WIRE_ASSERT_SIZE(struct vmbs_att_error, 8);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_error, type, 0);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_error, reserved, 2);
+VMBS_WIRE_ASSERT_OFF(struct vmbs_att_error, seq, 4);
 
 static_assert(VMBS_ATT_HDR_SIZE == sizeof(struct vmbs_att_hdr), "header size");
 static_assert(VMBS_ATT_MAX_FRAME == 256, "a frame fits in 256 bytes");
