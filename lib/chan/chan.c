@@ -466,6 +466,24 @@ vmbs_rx_defer(struct vmbs_rx *rx)
 	return 0;
 }
 
+void
+vmbs_pkt_set_trans_id(struct vmbs_pkt *pkt, uint64_t trans_id)
+{
+	pkt->dev_trans_id = trans_id;
+}
+
+uint64_t
+vmbs_pkt_dev_trans_id(const struct vmbs_pkt *pkt)
+{
+	return pkt->dev_trans_id;
+}
+
+struct vmbs_gpadl_table *
+vmbs_chan_gpadl_table(const struct vmbs_chan *chan)
+{
+	return chan->tbl;
+}
+
 void *
 vmbs_rx_ctx(struct vmbs_rx *rx)
 {
@@ -559,6 +577,8 @@ rx_deliver(struct vmbs_chan *chan, struct vmbs_rx *rx, uint32_t xflags)
 		rx->state = VMBS_RX_DEFERRED;
 		if (rte_ring_sp_enqueue(chan->defer_ring, rx) != 0)
 			RTE_VERIFY(0);
+		if (chan->p.kick_cb != NULL)
+			chan->p.kick_cb(chan, chan->p.kick_arg);
 	}
 }
 
@@ -679,7 +699,9 @@ pkt_claim(struct vmbs_pkt *pkt, const void *buf, uint32_t len, uint32_t flags,
 {
 	struct vmbs_chan *chan = pkt->chan;
 
-	if ((flags & ~VMBS_SEND_F_WAIT_COMPLETION) != 0 || (buf == NULL && len > 0))
+	if ((flags & ~(VMBS_SEND_F_WAIT_COMPLETION | VMBS_SEND_F_DEVICE_COMP)) != 0 ||
+	    (flags & VMBS_SEND_F_WAIT_COMPLETION && flags & VMBS_SEND_F_DEVICE_COMP) ||
+	    (buf == NULL && len > 0))
 		return -EINVAL;
 	if ((uint64_t)len + RTE_MAX(hdr_len, DESC_LEN) > chan->p.max_pkt_size)
 		return -EMSGSIZE;
@@ -777,9 +799,11 @@ tx_flush(struct vmbs_chan *chan)
 			iov.iov_len = pkt->hdr_len - DESC_LEN + pkt->len;
 		}
 		d.len8 = 0;
-		d.flags = (pkt->flags & VMBS_SEND_F_WAIT_COMPLETION) ?
+		d.flags = (pkt->flags & (VMBS_SEND_F_WAIT_COMPLETION |
+					 VMBS_SEND_F_DEVICE_COMP)) ?
 			  VMBS_PKT_F_COMPLETION_REQUESTED : 0;
-		d.trans_id = pkt->trans_id;
+		d.trans_id = (pkt->flags & VMBS_SEND_F_DEVICE_COMP) ?
+			     pkt->dev_trans_id : pkt->trans_id;
 		rc = h2g_put(chan, &d, &iov, 1, iov.iov_len);
 		if (rc == -EAGAIN) {
 			chan->st.tx_queued++;
@@ -806,11 +830,12 @@ tx_comp(struct vmbs_chan *chan, const struct vmbs_rx *rx)
 	struct vmbs_pkt *pkt;
 
 	if (idx >= chan->n_pkts) {
-		chan->st.tx_comp_unknown++;
-		return;
+		goto not_ours;
 	}
 	pkt = chan->txid_tbl[idx];
 	if (pkt == NULL || pkt->trans_id != id) {
+		if (chan->p.comp_cb != NULL && chan->txid_last[idx] != id)
+			goto not_ours;
 		if (chan->txid_last[idx] == id && id != 0)
 			chan->st.tx_comp_dup++;
 		else
@@ -821,6 +846,15 @@ tx_comp(struct vmbs_chan *chan, const struct vmbs_rx *rx)
 	chan->txid_last[idx] = id;
 	chan->st.tx_completed++;
 	pkt_done(pkt, 0, rx->buf + rx->di.payload_off, rx->di.payload_len);
+	return;
+not_ours:
+	if (chan->p.comp_cb == NULL) {
+		chan->st.tx_comp_unknown++;
+		return;
+	}
+	/* The payload is the private copy in rx->buf: safe to read once. */
+	chan->p.comp_cb(chan, id, rx->buf + rx->di.payload_off,
+			rx->di.payload_len);
 }
 
 /* Cancel everything outgoing (control thread, gate held). */

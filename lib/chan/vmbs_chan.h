@@ -72,6 +72,14 @@
 
 /** pkt_send() flag: the guest must complete; done_cb gets its response. */
 #define VMBS_SEND_F_WAIT_COMPLETION 0x1u
+/**
+ * Send flag: ask the guest for a completion, but with the caller's own
+ * transaction id (vmbs_pkt_set_trans_id()) and without tracking it here:
+ * the guest's COMP goes to the channel's comp_cb, which may be another
+ * channel's (netvsp receive-buffer batches, completed on any channel of
+ * the NIC). done_cb runs once the packet is written, as without WAIT.
+ */
+#define VMBS_SEND_F_DEVICE_COMP 0x2u
 
 /** Channel flag: a pending or deferred packet does not block later ones. */
 #define VMBS_CHAN_F_UNORDERED 0x1u
@@ -132,6 +140,11 @@ typedef void (*vmbs_pkt_done_cb_t)(struct vmbs_pkt *pkt, int status,
 /** Ring signal to the guest (doorbell); poll lcore, or control context
  * during open/close. @p arg is the params' signal_arg. */
 typedef void (*vmbs_chan_signal_cb_t)(struct vmbs_chan *chan, void *arg);
+/** A guest COMP that names no packet of this channel (poll lcore). */
+typedef void (*vmbs_comp_cb_t)(struct vmbs_chan *chan, uint64_t trans_id,
+			       const void *payload, uint32_t len);
+/** A packet was deferred: the control thread should worker-poll soon. */
+typedef void (*vmbs_chan_kick_cb_t)(struct vmbs_chan *chan, void *arg);
 
 /** Init-time settings. Zero fields take the documented defaults. */
 struct vmbs_chan_params {
@@ -158,6 +171,18 @@ struct vmbs_chan_params {
 	vmbs_rx_batch_cb_t rx_batch_cb;	/**< optional */
 	vmbs_chan_signal_cb_t signal_cb;	/**< optional doorbell */
 	void *signal_arg;		/**< for signal_cb */
+	/**
+	 * optional: COMPs whose id is not an outstanding WAIT packet's (with
+	 * it, they are not counted as tx_comp_unknown here).
+	 */
+	vmbs_comp_cb_t comp_cb;
+	/**
+	 * optional: called on the poll lcore after vmbs_rx_defer(), so the
+	 * owner of the control thread can run vmbs_chan_worker_poll() without
+	 * waiting for its next timer tick. Filled by lib/vm.
+	 */
+	vmbs_chan_kick_cb_t kick_cb;
+	void *kick_arg;			/**< for kick_cb */
 	void *priv;			/**< vmbs_chan_priv() */
 };
 
@@ -426,6 +451,16 @@ void vmbs_chan_unhold(struct vmbs_chan *chan);
  * @param st
  *   filled.
  */
+/**
+ * @param chan
+ *   channel.
+ * @return
+ *   the GPADL table given to vmbs_chan_open() (the VM's), or NULL before
+ *   the first open. Devices map their buffers through it on the control
+ *   thread, under vmbs_chan_gm_lock().
+ */
+struct vmbs_gpadl_table *vmbs_chan_gpadl_table(const struct vmbs_chan *chan);
+
 void vmbs_chan_stats_get(const struct vmbs_chan *chan,
 			 struct vmbs_chan_stats *st);
 
@@ -560,6 +595,26 @@ void vmbs_pkt_free(struct vmbs_pkt *pkt);
 void *vmbs_pkt_priv(const struct vmbs_pkt *pkt);
 
 /**
+ * Set the transaction id a VMBS_SEND_F_DEVICE_COMP send carries. Call
+ * before the send, on the lcore that sends.
+ *
+ * @param pkt
+ *   an idle packet object.
+ * @param trans_id
+ *   the id the guest will echo in its COMP.
+ */
+void vmbs_pkt_set_trans_id(struct vmbs_pkt *pkt, uint64_t trans_id);
+
+/**
+ * @param pkt
+ *   a packet object.
+ * @return
+ *   the id last set with vmbs_pkt_set_trans_id() (e.g. in its done_cb, to
+ *   undo what the id stands for when the send failed).
+ */
+uint64_t vmbs_pkt_dev_trans_id(const struct vmbs_pkt *pkt);
+
+/**
  * Send an inband packet. The payload is copied; the packet is queued and
  * written by the poll lcore (at the next poll, or later if h2g is full:
  * never -EAGAIN). done_cb runs when written (no WAIT) or when the guest's
@@ -598,7 +653,7 @@ int vmbs_pkt_send(struct vmbs_pkt *pkt, const void *buf, uint32_t len,
  * @param len
  *   payload bytes.
  * @param flags
- *   0 or VMBS_SEND_F_WAIT_COMPLETION.
+ *   0, VMBS_SEND_F_WAIT_COMPLETION or VMBS_SEND_F_DEVICE_COMP.
  * @return
  *   0; -EINVAL for bad flags, no ranges or a packet in flight; -EMSGSIZE if
  *   header and payload exceed max_pkt_size; -ENOTCONN if disabled.

@@ -89,6 +89,7 @@ struct vmbs_pkt {
 	uint32_t flags;		/**< VMBS_SEND_F_* */
 	uint32_t in_flight;	/**< 1 from send to done (exchange-guarded) */
 	uint64_t trans_id;	/**< id on the wire; 0 when idle */
+	uint64_t dev_trans_id;	/**< VMBS_SEND_F_DEVICE_COMP: the caller's id */
 	uint8_t *buf;
 };
 

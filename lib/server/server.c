@@ -329,6 +329,22 @@ conn_set_paused(struct srv_conn *c, bool paused)
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/*
+ * A device deferred a packet (poll lcore): wake the loop so vmbs_vm_tick()
+ * redelivers it now rather than at the idle timeout. One eventfd write;
+ * deferrals are control-plane events (NVSP buffer and subchannel setup).
+ */
+static void
+srv_kick(void *arg)
+{
+	struct vmbs_srv *srv = arg;
+	uint64_t one = 1;
+
+	if (write(srv->wake_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated: the thread is woken already. */
+	}
+}
+
 static int
 srv_hello(struct srv_conn *c, const struct vmbs_att_frame *f)
 {
@@ -367,6 +383,8 @@ srv_hello(struct srv_conn *c, const struct vmbs_att_frame *f)
 	vp.send_arg = sv;
 	vp.max_mem = srv->p.max_vm_mem;
 	vp.drain_timeout_ms = srv->p.drain_timeout_ms;
+	vp.kick = srv_kick;
+	vp.kick_arg = srv;
 	sv->vm = vmbs_vm_create(&vp);
 	if (sv->vm == NULL) {
 		free(sv);

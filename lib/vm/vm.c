@@ -201,6 +201,15 @@ vm_close_doorbells(struct vm_chan *vc)
 	}
 }
 
+/* Poll lcore: a device deferred a packet; wake whoever runs vmbs_vm_tick(). */
+static void
+vm_chan_kick(struct vmbs_chan *chan __rte_unused, void *arg)
+{
+	struct vmbs_vm *vm = arg;
+
+	vm->p.kick(vm->p.kick_arg);
+}
+
 static struct vm_chan *
 vm_chan_create(struct vmbs_vm *vm, struct vm_dev *dev, uint16_t idx)
 {
@@ -234,6 +243,10 @@ vm_chan_create(struct vmbs_vm *vm, struct vm_dev *dev, uint16_t idx)
 	cp.offer_flags = dev->d->offer_flags;
 	cp.signal_cb = vm_chan_signal;
 	cp.signal_arg = vc;
+	if (vm->p.kick != NULL) {
+		cp.kick_cb = vm_chan_kick;
+		cp.kick_arg = vm;
+	}
 	vc->chan = vmbs_chan_alloc(&cp);
 	if (vc->chan == NULL) {
 		free(vc);

@@ -109,6 +109,12 @@ struct vmbs_vm_params {
 	uint64_t max_mem;		/**< all regions; 0: default */
 	uint32_t drain_timeout_ms;	/**< CLOSECHANNEL drain bound;
 					 *   0: VMBS_CHAN_DRAIN_TIMEOUT_MS */
+	/**
+	 * optional: a device deferred a packet to the control thread (called
+	 * on a poll lcore); wake the control loop so it calls vmbs_vm_tick().
+	 */
+	void (*kick)(void *arg);
+	void *kick_arg;			/**< for @c kick */
 };
 
 /** VMBus connection state. */
