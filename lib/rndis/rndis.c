@@ -196,6 +196,28 @@ bad:
 }
 
 int
+vmbs_rndis_pkt_check_head(const void *head, uint32_t head_len, uint64_t total,
+			  struct vmbs_rndis_pkt_info *pkt)
+{
+	struct vmbs_rndis_packet p;
+
+	if (head == NULL || pkt == NULL)
+		return -EINVAL;
+	if (total > UINT32_MAX || head_len > total || head_len < sizeof(p))
+		return -EBADMSG;
+	memcpy(&p, head, sizeof(p));
+	if (p.hdr.type != VMBS_RNDIS_MSG_PACKET || p.hdr.len < sizeof(p) ||
+	    p.hdr.len > total)
+		return -EBADMSG;
+	if (rndis_pkt_body_ok(&p, p.hdr.len, 0, pkt) < 0)
+		return -EBADMSG;
+	/* The PPIs are parsed from the copy: they must lie inside it. */
+	if (pkt->ppi_len != 0 && (uint64_t)pkt->ppi_off + pkt->ppi_len > head_len)
+		return -EBADMSG;
+	return 0;
+}
+
+int
 vmbs_rndis_pkt_parse_all(const void *buf, size_t len, struct vmbs_rndis_pkt_info *pkts,
 			 unsigned int max)
 {

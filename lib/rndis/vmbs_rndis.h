@@ -844,6 +844,27 @@ int vmbs_rndis_pkt_iter_next(struct vmbs_rndis_pkt_iter *it, struct vmbs_rndis_p
 int vmbs_rndis_pkt_parse_all(const void *buf, size_t len, struct vmbs_rndis_pkt_info *pkts,
 			     unsigned int max);
 
+/**
+ * Check ONE PACKET message of which only a prefix was copied: a message
+ * spread over GPA-direct ranges, whose frame stays in guest memory. Same
+ * rules as the walker (a lone message: its length need not be a multiple
+ * of 4), plus: the PPI area must lie inside the copied prefix.
+ *
+ * @param head
+ *   private copy of the message's first @p head_len bytes.
+ * @param head_len
+ *   >= 44 and <= @p total.
+ * @param total
+ *   bytes the message may occupy (all the ranges); its len must fit.
+ *   Bytes past len (padding) are ignored.
+ * @param pkt
+ *   filled on success; offsets from the message start.
+ * @return
+ *   0; -EBADMSG if malformed; -EINVAL for NULL arguments.
+ */
+int vmbs_rndis_pkt_check_head(const void *head, uint32_t head_len, uint64_t total,
+			      struct vmbs_rndis_pkt_info *pkt);
+
 /* ------------------------------------------------------------------------
  * Per-packet info.
  */
