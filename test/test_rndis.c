@@ -980,6 +980,36 @@ dpdk_gpa_packet_with_vlan_and_lso(void)
 	CU_ASSERT_EQUAL(ppi.lso_tcp_hdr_off, 34);
 }
 
+/* The GPA-direct path: only the header and PPIs are in private memory. */
+static void
+check_head_of_a_gpa_packet(void)
+{
+	static uint8_t msg[LSO_LEN];
+	struct vmbs_rndis_pkt_info pkt;
+
+	build_lso(msg);
+	/* 92 bytes hold header and PPIs; the frame stays "in guest memory". */
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 92, sizeof(msg), &pkt), 0);
+	CU_ASSERT_EQUAL(pkt.data_off, 92);
+	CU_ASSERT_EQUAL(pkt.data_len, 1514);
+	CU_ASSERT_EQUAL(pkt.ppi_off, 44);
+	CU_ASSERT_EQUAL(pkt.ppi_len, 48);
+	/* Trailing padding after len is ignored. */
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 92, sizeof(msg) + 8, &pkt), 0);
+	/* PPIs past the copy, a copy shorter than a header, len past the ranges. */
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 91, sizeof(msg), &pkt), -EBADMSG);
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 43, sizeof(msg), &pkt), -EBADMSG);
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 92, sizeof(msg) - 1, &pkt), -EBADMSG);
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 93, 92, &pkt), -EBADMSG);
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(NULL, 92, sizeof(msg), &pkt), -EINVAL);
+	/* Not a PACKET; data_offset inside the fixed part. */
+	msg[0] = 4;
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 92, sizeof(msg), &pkt), -EBADMSG);
+	msg[0] = 1;
+	msg[8] = 32;
+	CU_ASSERT_EQUAL(vmbs_rndis_pkt_check_head(msg, 92, sizeof(msg), &pkt), -EBADMSG);
+}
+
 static void
 linux_single_packet_with_odd_length(void)
 {
@@ -1897,6 +1927,7 @@ static const struct vmbs_test_case golden_cases[] = {
 static const struct vmbs_test_case tx_cases[] = {
 	{ "dpdk_chimney_section_with_two_packets", dpdk_chimney_section_with_two_packets },
 	{ "dpdk_gpa_packet_with_vlan_and_lso", dpdk_gpa_packet_with_vlan_and_lso },
+	{ "check_head_of_a_gpa_packet", check_head_of_a_gpa_packet },
 	{ "linux_single_packet_with_odd_length", linux_single_packet_with_odd_length },
 	{ "packet_without_ppis_ignores_the_ppi_offset",
 	  packet_without_ppis_ignores_the_ppi_offset },

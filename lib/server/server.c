@@ -926,6 +926,14 @@ vmbs_srv_vm_lookup(struct vmbs_srv *srv, const char *name)
 	return sv != NULL ? sv->vm : NULL;
 }
 
+int
+vmbs_srv_offer_channels(void *srv, const struct vmbs_dev_desc *d, uint16_t n)
+{
+	struct vmbs_vm *vm = vmbs_srv_vm_lookup(srv, d->vm_name);
+
+	return vm != NULL ? vmbs_vm_offer_channels(vm, d, n) : -ENOENT;
+}
+
 struct srv_vm_stats_arg {
 	struct vmbs_srv *srv;
 	const char *name;

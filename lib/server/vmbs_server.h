@@ -160,6 +160,17 @@ int vmbs_srv_call(struct vmbs_srv *srv, int (*fn)(void *arg), void *arg);
 struct vmbs_vm *vmbs_srv_vm_lookup(struct vmbs_srv *srv, const char *name);
 
 /**
+ * Offer @p n channels in all of device @p d to its VM (a netvsp guest
+ * asked for subchannels): vmbs_vm_offer_channels() on the VM named by
+ * d->vm_name. Control thread only; its signature is netvsp's
+ * offer_channels callback, with @p srv (a struct vmbs_srv) as cb_arg.
+ *
+ * @return
+ *   channels offered in all; -ENOENT if the VM is not attached.
+ */
+int vmbs_srv_offer_channels(void *srv, const struct vmbs_dev_desc *d, uint16_t n);
+
+/**
  * Copy a VM's counters, by name. Thread-safe.
  *
  * @return
