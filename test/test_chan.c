@@ -948,6 +948,13 @@ device_completions(void)
 	CU_ASSERT_EQUAL(rec.comps, 1);
 	CU_ASSERT_EQUAL(rec.comp_id, 7);
 	CU_ASSERT_EQUAL(memcmp(rec.comp_payload, "ok", 2), 0);
+	/* Id 0 (netvsp's first control slot) is the device's too: it once
+	 * matched the empty "last completed" entry and was dropped as a dup.
+	 */
+	CU_ASSERT_EQUAL(fg_send_comp(&fg, 0, "z", 1), 0);
+	vmbs_chan_poll(chan, 0);
+	CU_ASSERT_EQUAL(rec.comps, 2);
+	CU_ASSERT_EQUAL(rec.comp_id, 0);
 	CU_ASSERT_EQUAL(rec.pkt_done, 2);	/* the WAIT packet, matched here */
 	vmbs_chan_stats_get(chan, &st);
 	CU_ASSERT_EQUAL(st.tx_completed, 1);

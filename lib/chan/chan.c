@@ -834,7 +834,11 @@ tx_comp(struct vmbs_chan *chan, const struct vmbs_rx *rx)
 	}
 	pkt = chan->txid_tbl[idx];
 	if (pkt == NULL || pkt->trans_id != id) {
-		if (chan->p.comp_cb != NULL && chan->txid_last[idx] != id)
+		/* Our ids carry a generation >= 1 above bit 16; anything else
+		 * (netvsp's slot ids, 0 included) is the device's.
+		 */
+		if (chan->p.comp_cb != NULL &&
+		    ((id >> 16) == 0 || chan->txid_last[idx] != id))
 			goto not_ours;
 		if (chan->txid_last[idx] == id && id != 0)
 			chan->st.tx_comp_dup++;

@@ -1011,7 +1011,12 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 			done++;
 			continue;
 		}
-		rc = vmbs_rndis_encode_rx_packet(hdr, sizeof(hdr), len, &fr->ppi);
+		/* The encoder checks the slot holds header + frame; it writes
+		 * only the header (hl <= sizeof(hdr)), the frame follows below.
+		 */
+		rc = hl <= sizeof(hdr) ?
+		     vmbs_rndis_encode_rx_packet(hdr, (size_t)hl + len, len, &fr->ppi) :
+		     -ENOBUFS;
 		if (rc < 0) {
 			nq->st.tx_bad++;
 			done++;
