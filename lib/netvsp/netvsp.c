@@ -943,7 +943,8 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 
 	if (q >= VMBS_NV_MAX_QUEUES || n == 0)
 		return 0;
-	nq = &nic->q[q];
+	/* Counters on a queue that exists, so the sums include them. */
+	nq = &nic->q[q % nic->p.max_queues];
 	if (!__atomic_load_n(&nic->rndis_up, __ATOMIC_ACQUIRE) ||
 	    !__atomic_load_n(&nic->link_up, __ATOMIC_RELAXED)) {
 		nq->st.tx_down += n;
