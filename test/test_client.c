@@ -1628,7 +1628,18 @@ channel_open_send_recv_close(void)
 	CU_ASSERT_EQUAL(vmbs_cli_alloc(cli, 8192, 0, &seg.gpa), 0);
 	seg.len = 5000;
 	CU_ASSERT_EQUAL(vmbs_cli_chan_send_gpa(ch, 0x22, 0, &seg, 1, "8 bytes", 8), 0);
-	CU_ASSERT_EQUAL(vmbs_cli_chan_send_comp(ch, 0x33, cpl, sizeof(cpl)), 0);
+	/* The completion built whole: the same bytes reach the ring. */
+	{
+		struct vmbs_pkt_desc cd = {
+			.type = VMBS_PKT_COMP, .offset8 = 2, .trans_id = 0x33,
+		};
+		uint8_t whole[sizeof(cd) + sizeof(cpl)];
+
+		memcpy(whole, &cd, sizeof(cd));
+		memcpy(whole + sizeof(cd), cpl, sizeof(cpl));
+		CU_ASSERT_EQUAL(vmbs_cli_chan_send_pkt(ch, whole, sizeof(cd) - 1), -EINVAL);
+		CU_ASSERT_EQUAL(vmbs_cli_chan_send_pkt(ch, whole, sizeof(whole)), 0);
+	}
 
 	pfd.fd = h2g;
 	pfd.events = POLLIN;
@@ -1641,9 +1652,14 @@ channel_open_send_recv_close(void)
 	CU_ASSERT_EQUAL(d.type, VMBS_PKT_DATA_INBAND);
 	CU_ASSERT(memcmp(big, "pong from the host", 19) == 0);
 	/* 100 bytes come back padded to 104: VMBus has no exact length. */
-	CU_ASSERT_EQUAL(vmbs_cli_chan_recv(ch, &d, big, sizeof(big)), 104);
+	CU_ASSERT_EQUAL(vmbs_cli_chan_recv_pkt(ch, small, sizeof(small)), -EMSGSIZE);
+	CU_ASSERT_EQUAL(vmbs_cli_chan_recv_pkt(ch, big, sizeof(big)), 16 + 104);
+	memcpy(&d, big, sizeof(d));
 	CU_ASSERT_EQUAL(d.trans_id, 0x78);
+	CU_ASSERT_EQUAL(d.offset8, 2);
+	CU_ASSERT(memcmp(big + 16, "pong from the host", 19) == 0);
 	CU_ASSERT_EQUAL(vmbs_cli_chan_recv(ch, &d, big, sizeof(big)), -EAGAIN);
+	CU_ASSERT_EQUAL(vmbs_cli_chan_recv_pkt(ch, big, sizeof(big)), -EAGAIN);
 
 	CU_ASSERT_EQUAL(vmbs_cli_chan_close(ch), 0);
 	/* The unrelated OPENCHANNEL_RESULT stayed queued. */

@@ -1596,3 +1596,41 @@ vmbs_cli_chan_recv(struct vmbs_cli_chan *ch, struct vmbs_pkt_desc *d, void *buf,
 		memcpy(buf, ch->rx_buf + off, plen);
 	return (int)plen;
 }
+
+int
+vmbs_cli_chan_send_pkt(struct vmbs_cli_chan *ch, const void *pkt, uint32_t len)
+{
+	struct vmbs_pkt_desc d;
+
+	if (ch == NULL || pkt == NULL || len < sizeof(d))
+		return -EINVAL;
+	memcpy(&d, pkt, sizeof(d));
+	return cli_chan_put(ch, &d, (const uint8_t *)pkt + sizeof(d),
+			    len - (uint32_t)sizeof(d), NULL, 0);
+}
+
+int
+vmbs_cli_chan_recv_pkt(struct vmbs_cli_chan *ch, void *buf, size_t buflen)
+{
+	int len, n;
+
+	if (ch == NULL || buf == NULL)
+		return -EINVAL;
+	n = vmbs_br_rx_begin(&ch->h2g);
+	if (n != 0)
+		return n;
+	len = vmbs_br_rx_peek(&ch->h2g, NULL);
+	if (len < 0)
+		return len;
+	if ((size_t)len > buflen)
+		return -EMSGSIZE;
+	n = vmbs_br_rx_next(&ch->h2g, buf, buflen);
+	if (n < 0)
+		return n;
+	if (n != len)
+		return -EPROTO;
+	/* The host may be parked waiting for room (pending_send_sz). */
+	if (vmbs_br_rx_commit(&ch->h2g))
+		cli_chan_signal(ch);
+	return n;
+}

@@ -383,4 +383,32 @@ int vmbs_cli_chan_send_comp(struct vmbs_cli_chan *ch, uint64_t trans_id,
 int vmbs_cli_chan_recv(struct vmbs_cli_chan *ch, struct vmbs_pkt_desc *d,
 		       void *buf, size_t buflen);
 
+/**
+ * Put and commit a packet given whole, for guests that build their own
+ * descriptors (transfer headers, odd GPA-direct range lists, unknown
+ * types): the first 16 bytes are the descriptor, of which the ring keeps
+ * type, offset8, flags and trans_id and computes len8; the rest follows it
+ * as given, padded to 8.
+ *
+ * @param pkt
+ *   descriptor and the bytes after it.
+ * @param len
+ *   bytes at @p pkt, >= 16.
+ * @return
+ *   0; -EAGAIN when full; -EINVAL (offset8 < 2 or past the packet); a
+ *   ring error.
+ */
+int vmbs_cli_chan_send_pkt(struct vmbs_cli_chan *ch, const void *pkt,
+			   uint32_t len);
+
+/**
+ * Take one h2g packet whole, descriptor and type header (transfer-page
+ * ranges) included, trailer excluded, and commit the read.
+ *
+ * @return
+ *   packet bytes (len8 * 8, >= 16); -EAGAIN if none; -EMSGSIZE if @p buf
+ *   is too small (the packet stays); another ring error.
+ */
+int vmbs_cli_chan_recv_pkt(struct vmbs_cli_chan *ch, void *buf, size_t buflen);
+
 #endif /* VMBS_CLIENT_H */
