@@ -16,6 +16,9 @@
 
 #include "vmbs_test.h"
 
+/* Ports now serve an attach socket: a private one, not the system default. */
+#define SOCK "/tmp/vmbs_test_pmd_probe.sock"
+
 static struct rte_mempool *pool;
 
 static int
@@ -68,7 +71,7 @@ probe_applies_devargs(void)
 
 	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv0",
 		"mac=00:15:5d:0a:0b:0c,queues=4,mtu=9000,copybreak=128,"
-		"ordering=relaxed,socket=/run/vmbs-test.sock,"
+		"ordering=relaxed,socket=" SOCK ","
 		"instance=6a3cd1b0-8a4e-4c1e-9f0b-2d6b7c4f0a11") == 0);
 	port = port_of("net_vmbus_srv0");
 	CU_ASSERT_FATAL(port != UINT16_MAX);
@@ -90,8 +93,8 @@ default_mac_is_local_and_per_port(void)
 {
 	struct rte_ether_addr a, b;
 
-	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv1", NULL) == 0);
-	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv2", "") == 0);
+	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv1", "socket=" SOCK) == 0);
+	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv2", "socket=" SOCK) == 0);
 	CU_ASSERT(rte_eth_macaddr_get(port_of("net_vmbus_srv1"), &a) == 0);
 	CU_ASSERT(rte_eth_macaddr_get(port_of("net_vmbus_srv2"), &b) == 0);
 	CU_ASSERT(rte_is_local_admin_ether_addr(&a));
@@ -145,7 +148,7 @@ queues_bounded_by_channels(void)
 	uint16_t port;
 
 	memset(&conf, 0, sizeof(conf));
-	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv4", "queues=2") == 0);
+	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv4", "queues=2,socket=" SOCK) == 0);
 	port = port_of("net_vmbus_srv4");
 	CU_ASSERT(rte_eth_dev_configure(port, 3, 3, &conf) != 0);
 	CU_ASSERT(rte_eth_dev_configure(port, 2, 2, &conf) == 0);
@@ -162,7 +165,7 @@ start_stop_without_guest(void)
 	uint16_t port, q;
 
 	memset(&conf, 0, sizeof(conf));
-	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv5", "queues=2") == 0);
+	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv5", "queues=2,socket=" SOCK) == 0);
 	port = port_of("net_vmbus_srv5");
 	CU_ASSERT_FATAL(rte_eth_dev_configure(port, 2, 2, &conf) == 0);
 	for (q = 0; q < 2; q++) {
@@ -171,15 +174,31 @@ start_stop_without_guest(void)
 	}
 	CU_ASSERT_FATAL(rte_eth_dev_start(port) == 0);
 
-	/* No guest attached: link down, nothing received, Tx refuses. */
+	/* No guest attached: link down, nothing received; Tx drops like a
+	 * NIC without carrier, and counts it (oerrors, tx_q1_guest_down).
+	 */
 	CU_ASSERT(rte_eth_link_get_nowait(port, &link) == 0);
 	CU_ASSERT(link.link_status == RTE_ETH_LINK_DOWN);
 	CU_ASSERT(rte_eth_rx_burst(port, 0, m, 4) == 0);
 	CU_ASSERT_FATAL(rte_pktmbuf_alloc_bulk(pool, m, 4) == 0);
-	CU_ASSERT(rte_eth_tx_burst(port, 1, m, 4) == 0);
-	rte_pktmbuf_free_bulk(m, 4);
+	for (q = 0; q < 4; q++) {
+		m[q]->data_len = m[q]->pkt_len = 60;
+		memset(rte_pktmbuf_mtod(m[q], void *), 0xff, 60);
+	}
+	CU_ASSERT(rte_eth_tx_burst(port, 1, m, 4) == 4);
 	CU_ASSERT(rte_eth_stats_get(port, &st) == 0);
 	CU_ASSERT(st.ipackets == 0 && st.opackets == 0);
+	CU_ASSERT(st.oerrors == 4);
+	{
+		uint64_t id, v = 0;
+
+		CU_ASSERT(rte_eth_xstats_get_id_by_name(port, "tx_q1_guest_down", &id) == 0);
+		CU_ASSERT(rte_eth_xstats_get_by_id(port, &id, &v, 1) == 1);
+		CU_ASSERT(v == 4);
+	}
+	CU_ASSERT(rte_eth_stats_reset(port) == 0);
+	CU_ASSERT(rte_eth_stats_get(port, &st) == 0);
+	CU_ASSERT(st.oerrors == 0);
 
 	CU_ASSERT(rte_eth_dev_stop(port) == 0);
 	CU_ASSERT(rte_eth_dev_close(port) == 0);
@@ -198,7 +217,7 @@ probe_remove_cycles_do_not_leak(void)
 	memset(&conf, 0, sizeof(conf));
 	before = heap_in_use();
 	for (i = 0; i < 50; i++) {
-		CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv6", "queues=4") == 0);
+		CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv6", "queues=4,socket=" SOCK) == 0);
 		port = port_of("net_vmbus_srv6");
 		CU_ASSERT(rte_eth_dev_configure(port, 4, 4, &conf) == 0);
 		CU_ASSERT(rte_eth_rx_queue_setup(port, 3, 64, 0, NULL, pool) == 0);

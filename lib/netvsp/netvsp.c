@@ -459,7 +459,8 @@ nv_subchannel(struct vmbs_nv *nic, struct vmbs_rx *rx,
 	want = RTE_MIN(m->num_subchannels, (uint32_t)nic->p.max_queues - 1);
 	n = (uint16_t)(1 + want);
 	if (n > 1) {
-		rc = nic->p.offer_channels(nic->p.cb_arg, &nic->desc, n);
+		rc = nic->p.offer_channels(nic->p.offer_arg != NULL ? nic->p.offer_arg :
+					   nic->p.cb_arg, &nic->desc, n);
 		if (rc < 0) {
 			nic->st.nvsp_bad++;
 			nv_fail_nvsp(rx, VMBS_NVSP_TYPE_SUBCHANNEL);

@@ -168,7 +168,10 @@ struct vmbs_nv_params {
 	vmbs_nv_rx_cb_t rx_frames;	/**< required */
 	vmbs_nv_event_cb_t event;	/**< optional */
 	vmbs_nv_offer_cb_t offer_channels; /**< required for subchannels */
-	void *cb_arg;			/**< for the callbacks */
+	void *cb_arg;			/**< for rx_frames and event */
+	/** for offer_channels; NULL: cb_arg. With lib/server:
+	 *  offer_channels = vmbs_srv_offer_channels, offer_arg = the server. */
+	void *offer_arg;
 };
 
 /** A host-to-guest frame for vmbs_nv_tx_burst(). */

@@ -33,12 +33,14 @@ if [ $insecure = 1 ]; then
 	echo "smoke: plugin copied to $so (build directory has a world-writable ancestor)"
 fi
 
+# A private attach socket (both ports share its server).
+sock="${TMPDIR:-/tmp}/vmbs_smoke_$$.sock"
 out=$(printf 'show port info all\nstart\nstop\nquit\n' |
 	timeout 60 "$testpmd" --no-huge -m 256 --no-pci --no-shconf \
 		--file-prefix="vmbs_smoke_$$" -l 0-1 --no-telemetry \
 		-d "$so" \
-		--vdev 'net_vmbus_srv0,queues=2,mac=00:15:5d:01:02:03' \
-		--vdev 'net_vmbus_srv1,queues=4,mtu=9000' \
+		--vdev "net_vmbus_srv0,queues=2,mac=00:15:5d:01:02:03,socket=$sock" \
+		--vdev "net_vmbus_srv1,queues=4,mtu=9000,socket=$sock" \
 		-- -i --total-num-mbufs=4096 --rxq=2 --txq=2 2>&1) || {
 	echo "$out"
 	echo "smoke: dpdk-testpmd failed"

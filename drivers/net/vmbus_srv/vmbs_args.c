@@ -11,6 +11,7 @@
 #include <rte_kvargs.h>
 #include <rte_uuid.h>
 
+#include "vmbs_attach.h"
 #include "vmbs_logs.h"
 #include "vmbs_pmd.h"
 
@@ -22,6 +23,7 @@ const char *const vmbs_eth_valid_args[] = {
 	VMBS_ARG_COPYBREAK,
 	VMBS_ARG_ORDERING,
 	VMBS_ARG_MTU,
+	VMBS_ARG_VM,
 	NULL,
 };
 
@@ -96,6 +98,13 @@ args_one(const char *key, const char *val, void *opaque)
 		if (args_parse_uint(key, val, RTE_ETHER_MIN_MTU, VMBS_MAX_MTU, &v) != 0)
 			return -EINVAL;
 		a->mtu = (uint16_t)v;
+	} else if (strcmp(key, VMBS_ARG_VM) == 0) {
+		if (!vmbs_att_vm_name_valid(val)) {
+			VMBS_INIT_LOG(ERR, "%s: vm=%s: need 1-63 characters, the first a letter or digit",
+				      ctx->port, val);
+			return -EINVAL;
+		}
+		snprintf(a->vm, sizeof(a->vm), "%s", val);
 	} else if (strcmp(key, VMBS_ARG_ORDERING) == 0) {
 		if (strcmp(val, "strict") == 0) {
 			a->ordering = VMBS_ORDER_STRICT;
@@ -162,7 +171,7 @@ vmbs_eth_args_parse(const char *name, const char *args, struct vmbs_eth_args *ou
 	if (args != NULL && *args != '\0') {
 		kv = rte_kvargs_parse(args, (const char **)(uintptr_t)vmbs_eth_valid_args);
 		if (kv == NULL) {
-			VMBS_INIT_LOG(ERR, "%s: cannot parse devargs \"%s\" (keys: socket, mac, instance, queues, copybreak, ordering, mtu)",
+			VMBS_INIT_LOG(ERR, "%s: cannot parse devargs \"%s\" (keys: socket, vm, mac, instance, queues, copybreak, ordering, mtu)",
 				      name, args);
 			return -EINVAL;
 		}
@@ -172,6 +181,8 @@ vmbs_eth_args_parse(const char *name, const char *args, struct vmbs_eth_args *ou
 		if (ret != 0)
 			return ret;
 	}
+	if (out->vm[0] == '\0')
+		snprintf(out->vm, sizeof(out->vm), "%s", name);
 	if (!out->mac_set)
 		args_default_mac(name, &out->mac);
 	if (!out->instance_set)

@@ -18,9 +18,12 @@
 #include <sys/un.h>
 
 #include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_uuid.h>
 
 #include "vmbs_config.h"
+#include "vmbs_netvsp.h"
 
 #define VMBS_PMD_NAME net_vmbus_srv
 
@@ -32,6 +35,7 @@
 #define VMBS_ARG_COPYBREAK "copybreak"
 #define VMBS_ARG_ORDERING "ordering"
 #define VMBS_ARG_MTU "mtu"
+#define VMBS_ARG_VM "vm"
 
 /* Defaults, each justified where the knob is used. */
 #define VMBS_DEFAULT_SOCKET "/run/vmbus-srv/attach.sock"
@@ -50,6 +54,7 @@ enum vmbs_ordering {
 /* A port's configuration, parsed and validated from devargs at probe. */
 struct vmbs_eth_args {
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char vm[64];		/* VM the NIC is offered to; default: port name */
 	struct rte_ether_addr mac;
 	bool mac_set;
 	rte_uuid_t instance;
@@ -66,30 +71,77 @@ int vmbs_eth_args_parse(const char *name, const char *args, struct vmbs_eth_args
 /* The keys accepted, for error messages. */
 extern const char *const vmbs_eth_valid_args[];
 
-struct vmbs_eth_queue_stats {
-	uint64_t packets;
+/* Rx counters, written by the queue's polling lcore only. */
+struct vmbs_eth_rxq_stats {
+	uint64_t packets;	/* delivered to the application */
 	uint64_t bytes;
-	uint64_t errors;
+	uint64_t zero_copy;	/* frames attached over guest memory */
+	uint64_t copied;	/* frames below copybreak, copied */
+	uint64_t nombuf;	/* frames dropped: mempool empty */
+	uint64_t slow_path_runs; /* slow-path iterations run from this queue */
 };
 
+/* mbufs per guest request at most: 8 frames of up to 64 runs, each run
+ * split at 64 KiB (mbuf buf_len is 16 bits).
+ */
+#define VMBS_RX_PER_REQ_MAX (8u * 64u * 2u)
+/* Frames waiting for the application (one poll's worth, whole requests). */
+#define VMBS_RX_STASH 16384u
+
+struct vmbs_eth_priv;
+
 struct vmbs_eth_rxq {
+	struct vmbs_eth_priv *priv;
+	struct rte_mempool *mb_pool;
 	uint16_t port_id;
 	uint16_t queue_id;
-	struct rte_mempool *mb_pool;
-	struct vmbs_eth_queue_stats stats;	/* written by the polling lcore only */
+	uint32_t copybreak;
+	uint32_t polls;
+	uint32_t stash_head;
+	uint32_t stash_n;
+	struct vmbs_eth_rxq_stats stats;
+	struct rte_mbuf *stash[VMBS_RX_STASH];
 } __rte_cache_aligned;
 
 struct vmbs_eth_txq {
+	struct vmbs_eth_priv *priv;
 	uint16_t port_id;
 	uint16_t queue_id;
-	struct vmbs_eth_queue_stats stats;	/* written by the polling lcore only */
+	uint64_t multiseg_linearize_fail;	/* chains longer than the iov limit */
 } __rte_cache_aligned;
+
+/* A guest request whose frames are attached to mbufs: completed to the
+ * guest when the last of them is freed (shinfo's free callback).
+ */
+struct vmbs_eth_req {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct vmbs_rx *req;
+	struct vmbs_eth_priv *priv;
+};
+
+struct vmbs_srv;
 
 struct vmbs_eth_priv {
 	struct vmbs_eth_args args;
 	uint16_t port_id;
 	bool started;
+	struct rte_eth_dev *dev;
+	struct vmbs_srv *srv;		/* shared attach server (per socket) */
+	struct vmbs_nv *nic;		/* the netvsp engine of this port */
+	bool dev_added;			/* registered with the server */
+	struct rte_mempool *req_pool;	/* struct vmbs_eth_req */
+	uint32_t req_outstanding;	/* requests held by mbufs (atomic) */
+	uint32_t link_status;		/* last reported (atomic) */
+	uint64_t req_nomem;		/* requests refused: req_pool empty */
+	struct {			/* engine counters at the last reset */
+		uint64_t opackets, obytes, oerrors, ierrors;
+	} stats_base;
 };
+
+/* Engine callbacks (vmbs_rxtx.c). */
+void vmbs_eth_rx_frames(void *arg, uint16_t queue, struct vmbs_rx *req,
+			const struct vmbs_nv_frame *frames, uint32_t n);
+uint32_t vmbs_eth_link_state(const struct vmbs_eth_priv *priv);
 
 uint16_t vmbs_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vmbs_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n);
