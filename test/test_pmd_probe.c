@@ -86,6 +86,12 @@ probe_applies_devargs(void)
 
 	CU_ASSERT(rte_vdev_uninit("net_vmbus_srv0") == 0);
 	CU_ASSERT(port_of("net_vmbus_srv0") == UINT16_MAX);
+
+	/* A valid VM name (it once failed: the validator read past the
+	 * devargs string, expecting a NUL-padded 64-byte buffer).
+	 */
+	CU_ASSERT_FATAL(rte_vdev_init("net_vmbus_srv0", "vm=pdvm1,socket=" SOCK) == 0);
+	CU_ASSERT(rte_vdev_uninit("net_vmbus_srv0") == 0);
 }
 
 static void
@@ -125,6 +131,10 @@ bad_devargs_fail_probe(void)
 		"instance=not-a-guid",
 		"instance=00000000-0000-0000-0000-000000000000",
 		"bogus=1",
+		"vm=",
+		"vm=.hidden",
+		"vm=a/b",
+		"vm=0123456789012345678901234567890123456789012345678901234567890123",
 	};
 	uint16_t before = rte_eth_dev_count_avail();
 	unsigned int i;

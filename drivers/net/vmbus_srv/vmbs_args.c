@@ -99,7 +99,12 @@ args_one(const char *key, const char *val, void *opaque)
 			return -EINVAL;
 		a->mtu = (uint16_t)v;
 	} else if (strcmp(key, VMBS_ARG_VM) == 0) {
-		if (!vmbs_att_vm_name_valid(val)) {
+		char vm[VMBS_ATT_VM_NAME_MAX] = { 0 };
+
+		/* The validator reads a whole NUL-padded 64-byte name buffer. */
+		if (strlen(val) < sizeof(vm))
+			memcpy(vm, val, strlen(val));
+		if (strlen(val) >= sizeof(vm) || !vmbs_att_vm_name_valid(vm)) {
 			VMBS_INIT_LOG(ERR, "%s: vm=%s: need 1-63 characters, the first a letter or digit",
 				      ctx->port, val);
 			return -EINVAL;

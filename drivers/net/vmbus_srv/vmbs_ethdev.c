@@ -587,7 +587,7 @@ vmbs_eth_probe(struct rte_vdev_device *vdev)
 	dev->tx_pkt_burst = vmbs_eth_tx_burst;
 	dev->data->mac_addrs = &priv->args.mac;
 	dev->data->mtu = args.mtu;
-	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS | RTE_ETH_DEV_INTR_LSC;
 	dev->data->promiscuous = 1;
 	dev->data->all_multicast = 1;
 
