@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 #include <rte_alarm.h>
+#include <rte_cycles.h>
+#include <rte_service.h>
 #include <rte_common.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
@@ -28,6 +30,8 @@
 
 RTE_LOG_REGISTER_SUFFIX(vmbs_eth_logtype_init, init, NOTICE);
 RTE_LOG_REGISTER_SUFFIX(vmbs_eth_logtype_driver, driver, NOTICE);
+
+static void eth_slow_path_flush(void);
 
 /* The interrupt thread: LSC callbacks run where applications expect. */
 static void
@@ -141,6 +145,7 @@ eth_dev_stop(struct rte_eth_dev *dev)
 	priv->started = false;
 	if (priv->nic != NULL)
 		vmbs_nv_link_set(priv->nic, false);
+	eth_slow_path_flush();	/* nobody polls from now on */
 	eth_link_refresh(dev, false);
 	return 0;
 }
@@ -169,6 +174,8 @@ eth_tx_queue_release(struct rte_eth_dev *dev, uint16_t qid)
 	dev->data->tx_queues[qid] = NULL;
 }
 
+static uint32_t eth_pool_serial;
+
 /*
  * Withdraw the NIC from its VM (RESCIND; every poller leaves), free the
  * engine and drop the server reference. Requests still held by mbufs keep
@@ -179,23 +186,53 @@ static void
 eth_engine_release(struct vmbs_eth_priv *priv)
 {
 	if (priv->dev_added) {
-		vmbs_srv_remove_device(priv->srv, vmbs_nv_dev_desc(priv->nic));
+		vmbs_srv_remove_device(priv->owner->srv, vmbs_nv_dev_desc(priv->nic));
 		priv->dev_added = false;
 	}
 	vmbs_nv_free(priv->nic);
 	priv->nic = NULL;
-	if (priv->srv != NULL) {
-		vmbs_srv_release(priv->srv, 1000);
-		priv->srv = NULL;
+	/* Unpins queued by completions made on this port's lcores. */
+	eth_slow_path_flush();
+	if (priv->owner != NULL) {
+		uint32_t held = __atomic_load_n(&priv->owner->outstanding, __ATOMIC_RELAXED);
+
+		if (held > 0)
+			VMBS_DRV_LOG(INFO, "port %u closed with %u guest requests held by mbufs: the VM stays mapped until they are freed",
+				     priv->port_id, held);
+		vmbs_eth_owner_put(priv->owner);
+		priv->owner = NULL;
 	}
-	if (priv->req_pool != NULL) {
-		if (__atomic_load_n(&priv->req_outstanding, __ATOMIC_ACQUIRE) == 0)
-			rte_mempool_free(priv->req_pool);
-		else
-			VMBS_DRV_LOG(WARNING, "port %u: %u guest requests still held by mbufs",
-				     priv->port_id, priv->req_outstanding);
-		priv->req_pool = NULL;
-	}
+}
+
+void
+vmbs_eth_owner_put(struct vmbs_eth_owner *o)
+{
+	/* Release: our uses of the pool happen before the last put's free. */
+	if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	rte_mempool_free(o->req_pool);
+	if (o->srv != NULL)
+		vmbs_srv_release(o->srv, 1000);
+	rte_free(o);
+}
+
+/*
+ * With no service lcore mapped, run the slow path here for a bounded time
+ * so that unpins queued by the last completions are done before the port
+ * stops polling (Rx bursts otherwise run it).
+ */
+static void
+eth_slow_path_flush(void)
+{
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() / 50;	/* 20 ms */
+	uint32_t id;
+
+	if (vmbs_chan_sp_service_id(&id) != 0 || rte_service_may_be_active(id) == 1 ||
+	    rte_lcore_id() == LCORE_ID_ANY)
+		return;
+	while (rte_get_timer_cycles() < end)
+		if (rte_service_run_iter_on_app_lcore(id, 1) != 0)
+			break;
 }
 
 /* Create the socket's directory if it is missing (e.g. /run/vmbus-srv). */
@@ -224,21 +261,28 @@ eth_engine_create(struct rte_eth_dev *dev, const char *name)
 	char pname[RTE_MEMPOOL_NAMESIZE];
 	int rc;
 
-	snprintf(pname, sizeof(pname), "vmbs_req_%u", dev->data->port_id);
+	priv->owner = rte_zmalloc("vmbs_owner", sizeof(*priv->owner), 0);
+	if (priv->owner == NULL)
+		return -ENOMEM;
+	priv->owner->refs = 1;
+	priv->owner->port_id = dev->data->port_id;
+	/* A serial, not the port id: a closed port's pool may outlive it. */
+	snprintf(pname, sizeof(pname), "vmbs_req_%u",
+		 __atomic_fetch_add(&eth_pool_serial, 1, __ATOMIC_RELAXED));
 	/* One context per outstanding guest request: quota per channel. */
-	priv->req_pool = rte_mempool_create(pname,
-					    (uint32_t)priv->args.queues * VMBS_NV_DEFAULT_QUOTA + 64,
-					    sizeof(struct vmbs_eth_req), 32, 0, NULL, NULL,
-					    NULL, NULL, (int)rte_socket_id(), 0);
-	if (priv->req_pool == NULL) {
+	priv->owner->req_pool = rte_mempool_create(pname,
+			(uint32_t)priv->args.queues * VMBS_NV_DEFAULT_QUOTA + 64,
+			sizeof(struct vmbs_eth_req), 32, 0, NULL, NULL, NULL, NULL,
+			(int)rte_socket_id(), 0);
+	if (priv->owner->req_pool == NULL) {
 		VMBS_INIT_LOG(ERR, "%s: cannot create the request pool: %s", name,
 			      rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	sp.socket_path = priv->args.socket;
 	eth_socket_dir(priv->args.socket);
-	priv->srv = vmbs_srv_acquire(&sp);
-	if (priv->srv == NULL) {
+	priv->owner->srv = vmbs_srv_acquire(&sp);
+	if (priv->owner->srv == NULL) {
 		VMBS_INIT_LOG(ERR, "%s: cannot serve the attach socket %s: %s", name,
 			      priv->args.socket, rte_strerror(rte_errno));
 		return -rte_errno;
@@ -254,7 +298,7 @@ eth_engine_create(struct rte_eth_dev *dev, const char *name)
 	np.event = eth_nv_event;
 	np.offer_channels = vmbs_srv_offer_channels;
 	np.cb_arg = priv;
-	np.offer_arg = priv->srv;
+	np.offer_arg = priv->owner->srv;
 	priv->nic = vmbs_nv_create(&np);
 	if (priv->nic == NULL) {
 		VMBS_INIT_LOG(ERR, "%s: cannot create the NIC: %s", name,
@@ -263,7 +307,7 @@ eth_engine_create(struct rte_eth_dev *dev, const char *name)
 	}
 	/* Down until the port starts; the guest is told at start. */
 	vmbs_nv_link_set(priv->nic, false);
-	rc = vmbs_srv_add_device(priv->srv, vmbs_nv_dev_desc(priv->nic));
+	rc = vmbs_srv_add_device(priv->owner->srv, vmbs_nv_dev_desc(priv->nic));
 	if (rc != 0) {
 		VMBS_INIT_LOG(ERR, "%s: cannot offer the NIC to vm %s: %s", name,
 			      priv->args.vm, rte_strerror(-rc));
@@ -493,7 +537,8 @@ eth_xstats_get(struct rte_eth_dev *dev, struct rte_eth_xstat *xs, unsigned int s
 		}
 	}
 	xs[k].id = k;
-	xs[k].value = __atomic_load_n(&priv->req_outstanding, __ATOMIC_RELAXED);
+	xs[k].value = priv->owner != NULL ?
+		      __atomic_load_n(&priv->owner->outstanding, __ATOMIC_RELAXED) : 0;
 	k++;
 	xs[k].id = k;
 	xs[k].value = priv->req_nomem;

@@ -116,8 +116,25 @@ struct vmbs_eth_txq {
 struct vmbs_eth_req {
 	struct rte_mbuf_ext_shared_info shinfo;
 	struct vmbs_rx *req;
-	struct vmbs_eth_priv *priv;
+	struct vmbs_eth_owner *owner;
 };
+
+/*
+ * What attached mbufs need after their port is gone: the request pool
+ * and the attach-server reference (which keeps the VM's memory mapped).
+ * Allocated apart from dev_private, which ethdev frees at close. One
+ * reference for the port plus one per outstanding request; whoever drops
+ * the last frees the pool, releases the server and frees the owner.
+ */
+struct vmbs_eth_owner {
+	uint32_t refs;			/* atomic */
+	uint32_t outstanding;		/* requests held by mbufs (atomic) */
+	struct rte_mempool *req_pool;	/* struct vmbs_eth_req */
+	struct vmbs_srv *srv;		/* shared attach server (per socket) */
+	uint16_t port_id;		/* for logs */
+};
+
+void vmbs_eth_owner_put(struct vmbs_eth_owner *o);
 
 struct vmbs_srv;
 
@@ -126,11 +143,9 @@ struct vmbs_eth_priv {
 	uint16_t port_id;
 	bool started;
 	struct rte_eth_dev *dev;
-	struct vmbs_srv *srv;		/* shared attach server (per socket) */
+	struct vmbs_eth_owner *owner;	/* server and request pool */
 	struct vmbs_nv *nic;		/* the netvsp engine of this port */
 	bool dev_added;			/* registered with the server */
-	struct rte_mempool *req_pool;	/* struct vmbs_eth_req */
-	uint32_t req_outstanding;	/* requests held by mbufs (atomic) */
 	uint32_t link_status;		/* last reported (atomic) */
 	uint64_t req_nomem;		/* requests refused: req_pool empty */
 	struct {			/* engine counters at the last reset */

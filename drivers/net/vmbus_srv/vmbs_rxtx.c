@@ -47,15 +47,21 @@
 
 /* ---- Rx ---- */
 
+/*
+ * The last mbuf of a request was freed (any thread, also after the port
+ * closed): complete it to the guest. Touches only the request and its
+ * owner, never the port.
+ */
 static void
 rx_req_free_cb(void *addr __rte_unused, void *opaque)
 {
 	struct vmbs_eth_req *r = opaque;
-	struct vmbs_eth_priv *priv = r->priv;
+	struct vmbs_eth_owner *o = r->owner;
 
 	vmbs_nv_req_done(r->req, true);
-	__atomic_fetch_sub(&priv->req_outstanding, 1, __ATOMIC_RELEASE);
-	rte_mempool_put(priv->req_pool, r);
+	rte_mempool_put(o->req_pool, r);
+	__atomic_fetch_sub(&o->outstanding, 1, __ATOMIC_RELAXED);
+	vmbs_eth_owner_put(o);
 }
 
 /* The poll budget keeps whole requests within the stash; redeliveries
@@ -245,19 +251,21 @@ vmbs_eth_rx_frames(void *arg, uint16_t queue, struct vmbs_rx *req,
 			if (r == NULL) {
 				void *obj;
 
-				if (rte_mempool_get(priv->req_pool, &obj) != 0) {
+				if (rte_mempool_get(priv->owner->req_pool, &obj) != 0) {
 					priv->req_nomem++;
 					data->rx_mbuf_alloc_failed++;
 					continue;
 				}
 				r = obj;
 				r->req = req;
-				r->priv = priv;
+				r->owner = priv->owner;
 				r->shinfo.free_cb = rx_req_free_cb;
 				r->shinfo.fcb_opaque = r;
 				/* Our own reference while building. */
 				rte_mbuf_ext_refcnt_set(&r->shinfo, 1);
-				__atomic_fetch_add(&priv->req_outstanding, 1, __ATOMIC_RELAXED);
+				/* The request holds the owner until its last free. */
+				__atomic_fetch_add(&r->owner->refs, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&r->owner->outstanding, 1, __ATOMIC_RELAXED);
 			}
 			m = rx_attach(rxq, f, r);
 			if (m != NULL)
