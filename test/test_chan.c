@@ -959,6 +959,15 @@ device_completions(void)
 	vmbs_chan_stats_get(chan, &st);
 	CU_ASSERT_EQUAL(st.tx_completed, 1);
 	CU_ASSERT_EQUAL(st.tx_comp_unknown, 0);
+	/* vmbs_chan_flush() writes queued packets without reading the ring. */
+	CU_ASSERT_EQUAL(fg_send_inband(&fg, 10, 0, "unread", 6), 0);
+	CU_ASSERT_EQUAL(vmbs_pkt_send(pkt2, "f", 1, 0), 0);
+	CU_ASSERT_EQUAL(vmbs_chan_flush(chan), 0);
+	CU_ASSERT_EQUAL(fg_recv(&fg, &d, buf, sizeof(buf)), 8);
+	CU_ASSERT_EQUAL(buf[0], 'f');
+	CU_ASSERT_EQUAL(rec.n, 0);	/* the guest's packet is still unread */
+	CU_ASSERT_EQUAL(vmbs_chan_poll(chan, 0), 1);
+	rec.n = 0;
 	/* A deferral rings the kick once, before the worker runs. */
 	rec.defer_first = true;
 	CU_ASSERT_EQUAL(fg_send_inband(&fg, 9, 0, "k", 1), 0);

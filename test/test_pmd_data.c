@@ -1709,6 +1709,46 @@ h2g_full_partition_then_recovers(void)
 	penv_down(e);
 }
 
+/*
+ * The same, with nobody running Rx once the buffer is full (an application
+ * that retries Tx in a loop, like testpmd's retry mode): Tx itself must
+ * read the guest's acks. Before the fix the slots never came back.
+ */
+static void
+h2g_tx_reads_acks_without_rx(void)
+{
+	static uint8_t bufs[BURST][300];
+	struct penv_cfg c = { .queues = 1, .copybreak = -1, .recv_buf = 64u << 10 };
+	struct rte_mbuf *m[BURST];
+	struct penv *e = penv_slot();
+	uint32_t part = (64u << 10) / 1856u - 16u, i, sent, more = 0;
+
+	VMBS_CHECK(penv_ready(e, &c) == 0);
+	nvg_set_ack_mode(e->g, NVG_ACK_HOLD);
+	for (i = 0; i < BURST; i++) {
+		mk_frame(bufs[i], sizeof(bufs[i]), nic_mac, FK_PLAIN, i);
+		m[i] = mk_mbuf(bufs[i], sizeof(bufs[i]), 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	sent = rte_eth_tx_burst(e->port, 0, m, BURST);
+	CU_ASSERT_EQUAL(sent, part);
+	CU_ASSERT_EQUAL(nvg_rx_wait(e->g, sent), 0);
+	host_detach();		/* no Rx burst from here on */
+	nvg_set_ack_mode(e->g, NVG_ACK_NOW);
+	CU_ASSERT(nvg_release_acks(e->g, -1) > 0);
+	for (i = 0; i < 100 && sent + more < BURST; i++) {
+		more += rte_eth_tx_burst(e->port, 0, m + sent + more,
+					 (uint16_t)(BURST - sent - more));
+		nvg_pump(e->g, 1);
+	}
+	CU_ASSERT_EQUAL(more, BURST - sent);
+	if (sent + more < BURST)
+		rte_pktmbuf_free_bulk(m + sent + more, BURST - sent - more);
+	CU_ASSERT_EQUAL(nvg_rx_wait(e->g, sent + more), 0);
+	host_attach(e->port, 1);
+	penv_down(e);
+}
+
 /* Frames the guest cannot take (RNDIS down, filter) are consumed and counted. */
 static void
 h2g_undeliverable_consumed_and_counted(void)
@@ -2130,6 +2170,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "h2g_sizes_chains_marks_one_queue", h2g_sizes_chains_marks_one_queue },
 	{ "h2g_sizes_chains_marks_four_queues", h2g_sizes_chains_marks_four_queues },
 	{ "h2g_full_partition_returns_fewer_then_recovers", h2g_full_partition_then_recovers },
+	{ "h2g_tx_reads_acks_without_rx", h2g_tx_reads_acks_without_rx },
 	{ "h2g_undeliverable_consumed_and_counted", h2g_undeliverable_consumed_and_counted },
 	{ "stats_xstats_mempool_after_mixed_traffic", stats_and_mempool_after_mixed_traffic },
 	{ "stop_with_mbufs_held_then_restart", stop_with_mbufs_held_then_restart },

@@ -1018,6 +1018,21 @@ out:
 	return (int)n;
 }
 
+int
+vmbs_chan_flush(struct vmbs_chan *chan)
+{
+	if (!vmbs_chan_pvt_gate_enter(chan))
+		return 0;
+	if (chan->state == VMBS_CHAN_OPEN) {
+		comp_drain(chan, false);
+		if (chan->running)
+			tx_flush(chan);
+		h2g_commit(chan);
+	}
+	vmbs_chan_pvt_gate_leave(chan);
+	return 0;
+}
+
 /* ---- state machine (control thread) ---- */
 
 static void

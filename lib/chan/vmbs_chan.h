@@ -355,6 +355,19 @@ int vmbs_chan_disable(struct vmbs_chan *chan);
 int vmbs_chan_poll(struct vmbs_chan *chan, uint32_t budget);
 
 /**
+ * Write what is queued for the guest (completions, outgoing packets) and
+ * signal it, without reading the g2h ring. Same context rule as
+ * vmbs_chan_poll() (it is a poll that takes nothing in): for a sender
+ * that cannot wait for the next poll.
+ *
+ * @param chan
+ *   channel.
+ * @return
+ *   0.
+ */
+int vmbs_chan_flush(struct vmbs_chan *chan);
+
+/**
  * Redeliver deferred rx in worker context (flags REDELIVERED | WORKER).
  * Control context.
  *

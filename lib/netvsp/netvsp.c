@@ -966,9 +966,7 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 	}
 	nv_part_drain(nic, pt, nq);
 	rp = vmbs_rxbuf_part(&nic->rb, pt->idx);
-	chan = nic->q[q % nic->n_alloc].chan;
-	if (chan == NULL || !__atomic_load_n(&nic->q[q % nic->n_alloc].open, __ATOMIC_ACQUIRE))
-		chan = nic->q[0].chan;
+	chan = nic->q[vmbs_nv_tx_channel(nic, q)].chan;
 	pkt = chan != NULL ? vmbs_pkt_alloc(chan, nv_xfer_done, pt) : NULL;
 	if (pkt == NULL) {
 		rte_spinlock_unlock(&pt->lock);
@@ -1093,6 +1091,33 @@ vmbs_nv_poll(struct vmbs_nv *nic, uint16_t q, uint32_t budget)
 	n = vmbs_chan_poll(chan, budget);
 	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
 	return n;
+}
+
+uint16_t
+vmbs_nv_tx_channel(const struct vmbs_nv *nic, uint16_t q)
+{
+	uint16_t c = (uint16_t)(q % RTE_MAX(nic->n_alloc, 1));
+
+	if (nic->q[c].chan == NULL || !__atomic_load_n(&nic->q[c].open, __ATOMIC_ACQUIRE))
+		return 0;
+	return c;
+}
+
+void
+vmbs_nv_flush(struct vmbs_nv *nic, uint16_t q)
+{
+	struct nv_queue *nq;
+	struct vmbs_chan *chan;
+
+	if (q >= VMBS_NV_MAX_QUEUES)
+		return;
+	nq = &nic->q[q];
+	/* Q0 as in vmbs_nv_poll(). */
+	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
+	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	if (chan != NULL)
+		vmbs_chan_flush(chan);
+	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
 }
 
 struct vmbs_nv *

@@ -283,6 +283,20 @@ void vmbs_nv_free(struct vmbs_nv *nic);
 int vmbs_nv_poll(struct vmbs_nv *nic, uint16_t q, uint32_t budget);
 
 /**
+ * Write what queue @p q has queued for the guest (deliveries of
+ * vmbs_nv_tx_burst(), completions) without reading guest packets. Same
+ * rule as vmbs_nv_poll(): the queue's one poller at a time.
+ */
+void vmbs_nv_flush(struct vmbs_nv *nic, uint16_t q);
+
+/**
+ * @return
+ *   the channel vmbs_nv_tx_burst(@p nic, @p q) sends on now (q modulo the
+ *   queues the guest allocated, or 0 if that channel is not open).
+ */
+uint16_t vmbs_nv_tx_channel(const struct vmbs_nv *nic, uint16_t q);
+
+/**
  * Complete a guest request given to rx_frames. Any lcore.
  *
  * @param req

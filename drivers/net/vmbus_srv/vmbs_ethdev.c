@@ -347,6 +347,7 @@ eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte
 	rxq = rte_zmalloc_socket("vmbs_rxq", sizeof(*rxq), RTE_CACHE_LINE_SIZE, (int)socket_id);
 	if (rxq == NULL)
 		return -ENOMEM;
+	rte_spinlock_init(&rxq->lock);
 	rxq->priv = dev->data->dev_private;
 	rxq->port_id = dev->data->port_id;
 	rxq->queue_id = qid;

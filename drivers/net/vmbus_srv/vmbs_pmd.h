@@ -20,6 +20,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_spinlock.h>
 #include <rte_uuid.h>
 
 #include "vmbs_config.h"
@@ -91,6 +92,11 @@ struct vmbs_eth_rxq_stats {
 struct vmbs_eth_priv;
 
 struct vmbs_eth_rxq {
+	/* Taken (try-lock) by the Rx burst, and by a Tx burst short of
+	 * receive slots that reads the guest's acks itself: one poller per
+	 * channel and per stash at a time, never waiting.
+	 */
+	rte_spinlock_t lock;
 	struct vmbs_eth_priv *priv;
 	struct rte_mempool *mb_pool;
 	uint16_t port_id;
@@ -108,6 +114,7 @@ struct vmbs_eth_txq {
 	uint16_t port_id;
 	uint16_t queue_id;
 	uint64_t multiseg_linearize_fail;	/* chains longer than the iov limit */
+	uint64_t ack_reaps;			/* Tx read the guest's acks itself */
 } __rte_cache_aligned;
 
 /* A guest request whose frames are attached to mbufs: completed to the

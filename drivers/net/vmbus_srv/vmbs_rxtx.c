@@ -301,23 +301,34 @@ rx_slow_path(struct vmbs_eth_rxq *rxq)
 		rxq->stats.slow_path_runs++;
 }
 
+/* Poll the channels of @p rxq into its stash (lock held). */
+static void
+rx_poll_channels(struct vmbs_eth_rxq *rxq)
+{
+	struct vmbs_eth_priv *priv = rxq->priv;
+	uint16_t nb_rxq = priv->dev->data->nb_rx_queues;
+	uint32_t budget = (VMBS_RX_STASH - rxq->stash_n) / VMBS_RX_PER_REQ_MAX;
+	uint32_t c;
+
+	if (budget == 0 || nb_rxq == 0)
+		return;
+	for (c = rxq->queue_id; c < priv->args.queues; c += nb_rxq)
+		vmbs_nv_poll(priv->nic, (uint16_t)c, budget);
+}
+
 uint16_t
 vmbs_eth_rx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vmbs_eth_rxq *rxq = queue;
-	struct vmbs_eth_priv *priv = rxq->priv;
-	uint16_t nb_rxq = priv->dev->data->nb_rx_queues;
-	uint32_t out = 0, c;
+	uint32_t out = 0;
 
+	/* Busy only while a Tx burst reads acks on our channels. */
+	if (!rte_spinlock_trylock(&rxq->lock))
+		return 0;
 	if (++rxq->polls % VMBS_SP_EVERY == 0)
 		rx_slow_path(rxq);
-	if (rxq->stash_n < n) {
-		uint32_t budget = (VMBS_RX_STASH - rxq->stash_n) / VMBS_RX_PER_REQ_MAX;
-
-		if (budget > 0)
-			for (c = rxq->queue_id; c < priv->args.queues; c += nb_rxq)
-				vmbs_nv_poll(priv->nic, (uint16_t)c, budget);
-	}
+	if (rxq->stash_n < n)
+		rx_poll_channels(rxq);
 	while (out < n && rxq->stash_n > 0) {
 		struct rte_mbuf *m = rxq->stash[rxq->stash_head];
 
@@ -327,7 +338,36 @@ vmbs_eth_rx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 		pkts[out++] = m;
 	}
 	rxq->stats.packets += out;
+	rte_spinlock_unlock(&rxq->lock);
 	return (uint16_t)out;
+}
+
+/*
+ * Tx ran out of receive slots (or packet objects): the guest's acks may be
+ * waiting on the ring while nobody runs Rx on this port (an application
+ * retrying Tx in a loop). Read them here, as netvsc guests do in their own
+ * Tx path, unless the Rx lcore is polling right now.
+ */
+static bool
+tx_reap_acks(struct vmbs_eth_txq *txq)
+{
+	struct rte_eth_dev_data *data = txq->priv->dev->data;
+	struct vmbs_eth_rxq *rxq;
+	uint16_t c;
+
+	if (data->nb_rx_queues == 0) {
+		/* No Rx queues: nobody else polls; poll everything. */
+		for (c = 0; c < txq->priv->args.queues; c++)
+			vmbs_nv_poll(txq->priv->nic, c, 0);
+		return true;
+	}
+	rxq = data->rx_queues[txq->queue_id % data->nb_rx_queues];
+	if (rxq == NULL || !rte_spinlock_trylock(&rxq->lock))
+		return false;
+	rx_poll_channels(rxq);
+	rte_spinlock_unlock(&rxq->lock);
+	txq->ack_reaps++;
+	return true;
 }
 
 /* ---- Tx ---- */
@@ -365,6 +405,30 @@ tx_ppi(const struct rte_mbuf *m, struct vmbs_rndis_ppi_info *ppi)
 		ppi->present |= VMBS_RNDIS_PPI_F_CSUM;
 }
 
+/*
+ * Deliveries are written to the guest's ring by whoever polls the channel.
+ * If the Rx lcore is not polling it right now, write them here, so they
+ * never wait for an Rx burst that may not come.
+ */
+static void
+tx_kick(struct vmbs_eth_txq *txq)
+{
+	struct vmbs_eth_priv *priv = txq->priv;
+	struct rte_eth_dev_data *data = priv->dev->data;
+	uint16_t c = vmbs_nv_tx_channel(priv->nic, txq->queue_id);
+	struct vmbs_eth_rxq *rxq;
+
+	if (data->nb_rx_queues == 0) {
+		vmbs_nv_flush(priv->nic, c);
+		return;
+	}
+	rxq = data->rx_queues[c % data->nb_rx_queues];
+	if (rxq == NULL || !rte_spinlock_trylock(&rxq->lock))
+		return;
+	vmbs_nv_flush(priv->nic, c);
+	rte_spinlock_unlock(&rxq->lock);
+}
+
 uint16_t
 vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -394,11 +458,16 @@ vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 			tx_ppi(pkts[total + i], &fr[i].ppi);
 		}
 		sent = vmbs_nv_tx_burst(priv->nic, txq->queue_id, fr, k);
+		if (sent < k && tx_reap_acks(txq))
+			sent = (uint16_t)(sent + vmbs_nv_tx_burst(priv->nic, txq->queue_id,
+								   fr + sent, k - sent));
 		rte_pktmbuf_free_bulk(&pkts[total], sent);
 		total = (uint16_t)(total + sent);
 		if (sent < k)
 			break;
 	}
+	if (total > 0)
+		tx_kick(txq);
 	return total;
 }
 
