@@ -910,6 +910,38 @@ nv_filter_pass(const struct vmbs_nv *nic, uint32_t filter, const uint8_t *dst)
 	       memcmp(dst, nic->p.mac, 6) == 0;
 }
 
+/*
+ * Header then frame into one slot. A slot is almost always virtually
+ * contiguous: one lookup and plain copies; piecewise only across a
+ * mapping discontinuity.
+ */
+static void
+nv_slot_write(const struct vmbs_gpadl_mapping *m, uint64_t off, const void *hdr,
+	      uint32_t hl, const struct vmbs_nv_txframe *fr)
+{
+	uint64_t total = hl, o;
+	uint8_t *va;
+	uint16_t k;
+
+	for (k = 0; k < fr->iovcnt; k++)
+		total += fr->iov[k].iov_len;
+	va = vmbs_gpadl_mapping_va(m, off, total, NULL);
+	if (va != NULL) {
+		memcpy(va, hdr, hl);
+		va += hl;
+		for (k = 0; k < fr->iovcnt; k++) {
+			memcpy(va, fr->iov[k].iov_base, fr->iov[k].iov_len);
+			va += fr->iov[k].iov_len;
+		}
+		return;
+	}
+	nv_buf_copy_in(m, off, hdr, hl);
+	for (k = 0, o = off + hl; k < fr->iovcnt; k++) {
+		nv_buf_copy_in(m, o, fr->iov[k].iov_base, (uint32_t)fr->iov[k].iov_len);
+		o += fr->iov[k].iov_len;
+	}
+}
+
 /* Written, or failed: on failure the batch's slots come back. */
 static void
 nv_xfer_done(struct vmbs_pkt *pkt, int status, const void *resp __rte_unused,
@@ -1026,16 +1058,7 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 			nq->st.tx_full++;
 			break;
 		}
-		nv_buf_copy_in(nic->recv_map, off, hdr, (uint32_t)rc);
-		{
-			uint64_t o = off + (uint32_t)rc;
-
-			for (k = 0; k < fr->iovcnt; k++) {
-				nv_buf_copy_in(nic->recv_map, o, fr->iov[k].iov_base,
-					       (uint32_t)fr->iov[k].iov_len);
-				o += fr->iov[k].iov_len;
-			}
-		}
+		nv_slot_write(nic->recv_map, off, hdr, (uint32_t)rc, fr);
 		ranges[cnt].byte_offset = off;
 		ranges[cnt].byte_count = (uint32_t)rc + len;
 		cnt++;
