@@ -73,7 +73,7 @@ nv_ctl_xmit(struct vmbs_nv *nic, const void *msg, uint32_t len)
 		vmbs_rxbuf_ctl_free(ctl, slot);
 		return -ENOBUFS;
 	}
-	if (nv_buf_copy_in(nic->recv_map, off, msg, len) != 0) {
+	if (nv_buf_copy(nic->recv_map, off, (void *)(uintptr_t)msg, len, true) != 0) {
 		vmbs_rxbuf_ctl_free(ctl, slot);
 		vmbs_pkt_free(pkt);
 		return -EFAULT;
@@ -522,9 +522,9 @@ nv_ctl_request(struct vmbs_nv *nic, struct nv_queue *nq, struct vmbs_rx *rx,
 	if (m->section_index != VMBS_NVSP_SECTION_NONE) {
 		if (!nic->send_ready || m->section_index >= nic->send_sections ||
 		    m->section_size == 0 || m->section_size > VMBS_NV_CTL_MAX ||
-		    nv_buf_copy_out(nic->send_map,
-				    (uint64_t)m->section_index * VMBS_NV_SEND_SECTION_SIZE,
-				    nic->ctl_req, m->section_size) != 0)
+		    nv_buf_copy(nic->send_map,
+				(uint64_t)m->section_index * VMBS_NV_SEND_SECTION_SIZE,
+				nic->ctl_req, m->section_size, false) != 0)
 			goto out;
 		len = m->section_size;
 	}

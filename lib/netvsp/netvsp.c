@@ -24,49 +24,27 @@ static const uint8_t nv_class_guid[16] = VMBS_GUID_NET_CLASS;
 
 /* ---- guest-memory helpers ---- */
 
-/* Copy [off, off + len) of a mapping out, piecewise across segments. */
-int
-nv_buf_copy_out(const struct vmbs_gpadl_mapping *m, uint64_t off, void *dst,
-		uint32_t len)
+/*
+ * The segment of @p m holding byte @p off (one binary search over the
+ * ascending seg_off), and the offset into it; -1 if @p off is outside.
+ */
+static int
+nv_map_seg_at(const struct vmbs_gpadl_mapping *m, uint64_t off, uint64_t *delta)
 {
-	uint8_t *d = dst;
+	uint32_t lo = 0, hi = m->nseg;
 
-	while (len > 0) {
-		uint64_t contig = 0;
-		uint8_t *va = vmbs_gpadl_mapping_va(m, off, 1, &contig);
-		uint32_t n;
+	if (off >= m->len)
+		return -1;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
 
-		if (va == NULL || contig == 0)
-			return -EFAULT;
-		n = (uint32_t)RTE_MIN((uint64_t)len, contig);
-		memcpy(d, va, n);
-		d += n;
-		off += n;
-		len -= n;
+		if (m->seg_off[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return 0;
-}
-
-int
-nv_buf_copy_in(const struct vmbs_gpadl_mapping *m, uint64_t off,
-	       const void *src, uint32_t len)
-{
-	const uint8_t *s = src;
-
-	while (len > 0) {
-		uint64_t contig = 0;
-		uint8_t *va = vmbs_gpadl_mapping_va(m, off, 1, &contig);
-		uint32_t n;
-
-		if (va == NULL || contig == 0)
-			return -EFAULT;
-		n = (uint32_t)RTE_MIN((uint64_t)len, contig);
-		memcpy(va, s, n);
-		s += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	*delta = off - m->seg_off[lo];
+	return (int)lo;
 }
 
 /* Segments covering [off, off + len) of a mapping. */
@@ -77,34 +55,49 @@ nv_map_segs(const struct vmbs_gpadl_mapping *m, uint64_t off, uint32_t len,
 	uint32_t n = 0;
 
 	while (len > 0) {
-		uint64_t contig = 0;
-		uint8_t *va = vmbs_gpadl_mapping_va(m, off, 1, &contig);
-		uint32_t lo = 0, hi = m->nseg, i;
 		uint64_t delta;
+		int i = nv_map_seg_at(m, off, &delta);
 
-		if (va == NULL || contig == 0 || n == max)
+		if (i < 0 || n == max)
 			return -EFAULT;
-		/* The segment holding off: last seg_off <= off. */
-		while (hi - lo > 1) {
-			uint32_t mid = (lo + hi) / 2;
-
-			if (m->seg_off[mid] <= off)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		i = lo;
-		delta = off - m->seg_off[i];
 		out[n] = m->seg[i];
-		out[n].va = va;
+		out[n].va = (uint8_t *)m->seg[i].va + delta;
 		out[n].gpa += delta;
 		out[n].iova += delta;
-		out[n].len = (uint32_t)RTE_MIN((uint64_t)len, contig);
+		out[n].len = (uint32_t)RTE_MIN((uint64_t)len, m->seg[i].len - delta);
 		off += out[n].len;
 		len -= out[n].len;
 		n++;
 	}
 	return (int)n;
+}
+
+/* Copy between [off, off + len) of a mapping and @p buf, piecewise. */
+int
+nv_buf_copy(const struct vmbs_gpadl_mapping *m, uint64_t off, void *buf,
+	    uint32_t len, bool to_map)
+{
+	uint8_t *b = buf;
+
+	while (len > 0) {
+		uint64_t delta;
+		int i = nv_map_seg_at(m, off, &delta);
+		uint8_t *va;
+		uint32_t n;
+
+		if (i < 0)
+			return -EFAULT;
+		va = (uint8_t *)m->seg[i].va + delta;
+		n = (uint32_t)RTE_MIN((uint64_t)len, m->seg[i].len - delta);
+		if (to_map)
+			memcpy(va, b, n);
+		else
+			memcpy(b, va, n);
+		b += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* Copy up to @p len bytes at offset @p off of a segment list; bytes copied. */
@@ -935,9 +928,9 @@ nv_slot_write(const struct vmbs_gpadl_mapping *m, uint64_t off, const void *hdr,
 		}
 		return;
 	}
-	nv_buf_copy_in(m, off, hdr, hl);
+	nv_buf_copy(m, off, (void *)(uintptr_t)hdr, hl, true);
 	for (k = 0, o = off + hl; k < fr->iovcnt; k++) {
-		nv_buf_copy_in(m, o, fr->iov[k].iov_base, (uint32_t)fr->iov[k].iov_len);
+		nv_buf_copy(m, o, fr->iov[k].iov_base, (uint32_t)fr->iov[k].iov_len, true);
 		o += fr->iov[k].iov_len;
 	}
 }

@@ -134,10 +134,9 @@ struct vmbs_nv {
 
 /* netvsp.c */
 void nv_fail_nvsp(struct vmbs_rx *rx, uint32_t type);
-int nv_buf_copy_out(const struct vmbs_gpadl_mapping *m, uint64_t off,
-		    void *dst, uint32_t len);
-int nv_buf_copy_in(const struct vmbs_gpadl_mapping *m, uint64_t off,
-		   const void *src, uint32_t len);
+/* to_map: @p buf -> mapping (receive buffer), else mapping -> @p buf. */
+int nv_buf_copy(const struct vmbs_gpadl_mapping *m, uint64_t off, void *buf,
+		uint32_t len, bool to_map);
 uint32_t nv_gather(const struct vmbs_seg *seg, uint32_t nseg, uint64_t off,
 		   void *dst, uint32_t len);
 int nv_map_segs(const struct vmbs_gpadl_mapping *m, uint64_t off, uint32_t len,
