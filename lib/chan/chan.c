@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -58,6 +60,8 @@ chan_free_mem(struct vmbs_chan *chan)
 	rte_free(chan->txid_last);
 	if (chan->sp_reserved)
 		vmbs_chan_sp_detach(chan->n_rx);
+	if (chan->intr_epfd >= 0)
+		close(chan->intr_epfd);
 	rte_free(chan);
 }
 
@@ -79,6 +83,8 @@ vmbs_chan_alloc(const struct vmbs_chan_params *p)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	chan->intr_epfd = -1;
+	chan->g2h_db_fd = -1;
 	chan->p = *p;
 	chan->p.max_pkt_size = RTE_ALIGN_CEIL(def(p->max_pkt_size, 4096), 8);
 	chan->p.max_ext_bytes = def(p->max_ext_bytes, 1u << 20);
@@ -120,6 +126,7 @@ vmbs_chan_alloc(const struct vmbs_chan_params *p)
 	chan->pkts = rte_zmalloc(NULL, sizeof(struct vmbs_pkt) * chan->n_pkts, 0);
 	chan->txid_tbl = rte_zmalloc(NULL, sizeof(void *) * chan->n_pkts, 0);
 	chan->txid_last = rte_zmalloc(NULL, sizeof(uint64_t) * chan->n_pkts, 0);
+	chan->intr_epfd = epoll_create1(EPOLL_CLOEXEC);
 	chan->comp_ring = chan_ring(chan, "c", chan->n_rx, RING_F_SC_DEQ);
 	chan->ret_ring = chan_ring(chan, "r", chan->n_rx, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	chan->defer_ring = chan_ring(chan, "d", chan->n_rx, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -128,7 +135,8 @@ vmbs_chan_alloc(const struct vmbs_chan_params *p)
 	if (chan->mem == NULL || chan->free_rx == NULL || chan->backlog == NULL ||
 	    chan->pkts == NULL || chan->txid_tbl == NULL || chan->txid_last == NULL ||
 	    chan->comp_ring == NULL || chan->ret_ring == NULL ||
-	    chan->defer_ring == NULL || chan->tx_ring == NULL || chan->pkt_free == NULL) {
+	    chan->defer_ring == NULL || chan->tx_ring == NULL || chan->pkt_free == NULL ||
+	    chan->intr_epfd < 0) {
 		chan_free_mem(chan);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -1031,6 +1039,75 @@ vmbs_chan_flush(struct vmbs_chan *chan)
 	}
 	vmbs_chan_pvt_gate_leave(chan);
 	return 0;
+}
+
+/* ---- interrupt mode ---- */
+
+void
+vmbs_chan_set_g2h_doorbell(struct vmbs_chan *chan, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (fd == chan->g2h_db_fd)
+		return;
+	/* The old fd is still open here: the VM closes it after this. */
+	if (chan->g2h_db_fd >= 0)
+		epoll_ctl(chan->intr_epfd, EPOLL_CTL_DEL, chan->g2h_db_fd, NULL);
+	chan->g2h_db_fd = -1;
+	if (fd >= 0 && epoll_ctl(chan->intr_epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		chan->g2h_db_fd = fd;
+}
+
+int
+vmbs_chan_intr_fd(const struct vmbs_chan *chan)
+{
+	return chan->intr_epfd;
+}
+
+int
+vmbs_chan_rx_intr_enable(struct vmbs_chan *chan)
+{
+	int rc;
+
+	if (!vmbs_chan_pvt_gate_enter(chan))
+		return 1;	/* the control thread is busy with it: poll */
+	if (chan->state != VMBS_CHAN_OPEN || !chan->running ||
+	    __atomic_load_n(&chan->rx_stopped, __ATOMIC_RELAXED)) {
+		rc = -ENOTCONN;
+	} else if (chan->g2h_db_fd < 0) {
+		rc = -ENOTSUP;
+	} else if (rte_ring_count(chan->comp_ring) != 0 || chan->bl_cnt != 0 ||
+		   rte_ring_count(chan->ret_ring) != 0 || chan->tx_dirty ||
+		   chan->tx_head != NULL || rte_ring_count(chan->tx_ring) != 0 ||
+		   __atomic_load_n(&chan->sp_inflight, __ATOMIC_RELAXED) != 0 ||
+		   chan->n_parked != 0) {
+		/* Work no doorbell will announce: completions to write,
+		 * packets coming back from the slow path, parked packets.
+		 */
+		rc = 1;
+	} else {
+		rc = vmbs_br_rx_intr_enable(&chan->g2h);
+	}
+	vmbs_chan_pvt_gate_leave(chan);
+	return rc;
+}
+
+void
+vmbs_chan_rx_intr_disable(struct vmbs_chan *chan)
+{
+	uint64_t count;
+
+	if (!vmbs_chan_pvt_gate_enter(chan))
+		return;
+	if (chan->state == VMBS_CHAN_OPEN)
+		vmbs_br_rx_intr_disable(&chan->g2h);
+	/* Consume the doorbell so the epoll set is quiet until the next
+	 * signal; the fd is non-blocking (the VM set O_NONBLOCK).
+	 */
+	if (chan->g2h_db_fd >= 0 && read(chan->g2h_db_fd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: nothing was signalled. */
+	}
+	vmbs_chan_pvt_gate_leave(chan);
 }
 
 /* ---- state machine (control thread) ---- */

@@ -368,6 +368,36 @@ int vmbs_chan_poll(struct vmbs_chan *chan, uint32_t budget);
 int vmbs_chan_flush(struct vmbs_chan *chan);
 
 /**
+ * Interrupt mode, for embedders that sleep when a queue is idle. The
+ * channel owns an epoll set (vmbs_chan_intr_fd(), valid until
+ * vmbs_chan_free()) that becomes readable when the guest rings its g2h
+ * doorbell. An embedder parks with vmbs_chan_rx_intr_enable(), waits on
+ * the set (e.g. nested in its own epoll set), then calls
+ * vmbs_chan_rx_intr_disable() and polls again. Enable and disable follow
+ * vmbs_chan_poll()'s context rule.
+ *
+ * @return
+ *   0: parked, the guest will signal the next packet; 1: work is already
+ *   there (packets, completions to write, slow-path returns), keep
+ *   polling; -ENOTCONN: not open and running; -ENOTSUP: the guest has no
+ *   g2h doorbell, so it will never signal; -EPROTO: the ring failed.
+ */
+int vmbs_chan_rx_intr_enable(struct vmbs_chan *chan);
+
+/** Mask the guest's signals again and consume a pending doorbell. */
+void vmbs_chan_rx_intr_disable(struct vmbs_chan *chan);
+
+/** The channel's interrupt epoll set (see vmbs_chan_rx_intr_enable()). */
+int vmbs_chan_intr_fd(const struct vmbs_chan *chan);
+
+/**
+ * Tell the channel which eventfd the guest rings for g2h (-1: none). The
+ * caller keeps ownership and closes the previous fd only after this
+ * returns. Control context, with the channel held (vmbs_chan_hold()).
+ */
+void vmbs_chan_set_g2h_doorbell(struct vmbs_chan *chan, int fd);
+
+/**
  * Redeliver deferred rx in worker context (flags REDELIVERED | WORKER).
  * Control context.
  *

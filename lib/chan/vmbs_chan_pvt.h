@@ -146,6 +146,14 @@ struct vmbs_chan {
 	uint64_t txid_gen;
 	struct vmbs_pkt *tx_head;	/**< dequeued but not yet written */
 
+	/*
+	 * Interrupt mode. intr_epfd is an epoll set holding the guest's g2h
+	 * doorbell; the VM swaps the doorbell only with the channel held, so
+	 * the poll lcore reads g2h_db_fd inside the gate without atomics.
+	 */
+	int intr_epfd;
+	int g2h_db_fd;
+
 	struct vmbs_chan_stats st;
 	void *mem;			/**< slots, buffers */
 	bool sp_reserved;

@@ -1136,6 +1136,48 @@ vmbs_nv_flush(struct vmbs_nv *nic, uint16_t q)
 	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
 }
 
+int
+vmbs_nv_rx_intr_enable(struct vmbs_nv *nic, uint16_t q, int *intr_fd)
+{
+	struct nv_queue *nq;
+	struct vmbs_chan *chan;
+	int rc = -ENOTCONN;
+
+	*intr_fd = -1;
+	if (q >= VMBS_NV_MAX_QUEUES)
+		return -ENOTCONN;
+	nq = &nic->q[q];
+	/* Q0 as in vmbs_nv_poll(). */
+	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
+	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	if (chan != NULL) {
+		*intr_fd = vmbs_chan_intr_fd(chan);
+		/* Guest acks for this partition wait in its ring: poll. */
+		if (q < nic->n_parts && rte_ring_count(nic->parts[q].comp) != 0)
+			rc = 1;
+		else
+			rc = vmbs_chan_rx_intr_enable(chan);
+	}
+	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+	return rc;
+}
+
+void
+vmbs_nv_rx_intr_disable(struct vmbs_nv *nic, uint16_t q)
+{
+	struct nv_queue *nq;
+	struct vmbs_chan *chan;
+
+	if (q >= VMBS_NV_MAX_QUEUES)
+		return;
+	nq = &nic->q[q];
+	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
+	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	if (chan != NULL)
+		vmbs_chan_rx_intr_disable(chan);
+	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+}
+
 struct vmbs_nv *
 vmbs_nv_create(const struct vmbs_nv_params *p)
 {

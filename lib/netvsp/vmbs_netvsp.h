@@ -290,6 +290,22 @@ int vmbs_nv_poll(struct vmbs_nv *nic, uint16_t q, uint32_t budget);
 void vmbs_nv_flush(struct vmbs_nv *nic, uint16_t q);
 
 /**
+ * Interrupt mode for queue @p q (queue owner, like vmbs_nv_poll()): park
+ * channel q so the guest's next packet rings its g2h doorbell, and give
+ * the channel's interrupt epoll set in @p intr_fd (it changes when the
+ * guest reconnects; valid while the channel exists).
+ *
+ * @return
+ *   as vmbs_chan_rx_intr_enable(): 0 parked, 1 work already there,
+ *   -ENOTCONN no open channel (@p intr_fd is -1), -ENOTSUP the guest has
+ *   no doorbell, -EPROTO ring failed.
+ */
+int vmbs_nv_rx_intr_enable(struct vmbs_nv *nic, uint16_t q, int *intr_fd);
+
+/** Leave interrupt mode on queue @p q (queue owner). */
+void vmbs_nv_rx_intr_disable(struct vmbs_nv *nic, uint16_t q);
+
+/**
  * @return
  *   the channel vmbs_nv_tx_burst(@p nic, @p q) sends on now (q modulo the
  *   queues the guest allocated, or 0 if that channel is not open).

@@ -616,6 +616,8 @@ vmbs_vm_set_doorbell(struct vmbs_vm *vm, uint32_t relid, uint32_t dir, int fd)
 	vmbs_chan_hold(vc->chan);
 	old = vc->db_fd[dir];
 	vc->db_fd[dir] = fd;
+	if (dir == 0)	/* G2H, see db_fd */
+		vmbs_chan_set_g2h_doorbell(vc->chan, fd);
 	vmbs_chan_unhold(vc->chan);
 	if (old >= 0 && old != fd)
 		close(old);

@@ -701,6 +701,8 @@ chan_open(struct nvg *g, uint16_t q, uint32_t relid)
 	if (rc != 0)
 		return rc;
 	rc = vmbs_cli_chan_open(g->cli, relid, g->p.ring_pages, g->p.ring_pages, &c->ch);
+	if (rc == 0 && g->p.doorbells)
+		rc = vmbs_cli_chan_doorbells(c->ch, NULL, NULL);
 	if (rc != 0)
 		return rc;
 	c->relid = relid;
@@ -868,6 +870,14 @@ struct vmbs_cli *
 nvg_cli(struct nvg *g)
 {
 	return g->cli;
+}
+
+struct vmbs_cli_chan *
+nvg_chan(struct nvg *g, uint16_t q)
+{
+	if (q >= NVG_MAX_QUEUES || !g->chans[q].open)
+		return NULL;
+	return g->chans[q].ch;
 }
 
 const struct nvg_info *

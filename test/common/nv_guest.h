@@ -90,6 +90,7 @@ struct nvg_params {
 	uint32_t mtu;			/**< L3 MTU (NDIS_CONFIG says + 14); 0: 1500 */
 	uint32_t timeout_ms;		/**< every wait; 0: 5000 */
 	bool hugepages;			/**< guest memory from hugetlbfs */
+	bool doorbells;			/**< register g2h/h2g eventfds per channel */
 };
 
 /** What the guest learnt (valid once the matching step succeeded). */
@@ -231,6 +232,11 @@ void nvg_destroy(struct nvg *g);
 
 /** @return the client (raw channel messages, memory). */
 struct vmbs_cli *nvg_cli(struct nvg *g);
+/**
+ * @return channel @p q (its rings, for a guest that runs its own data
+ *   path after bring-up, such as a benchmark), or NULL if it is not open.
+ */
+struct vmbs_cli_chan *nvg_chan(struct nvg *g, uint16_t q);
 /** @return what the guest learnt so far. */
 const struct nvg_info *nvg_info(const struct nvg *g);
 /** Copy the counters. */

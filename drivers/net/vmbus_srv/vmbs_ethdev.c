@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_alarm.h>
 #include <rte_cycles.h>
@@ -85,7 +86,7 @@ eth_dev_configure(struct rte_eth_dev *dev)
 			     dev->data->nb_tx_queues, priv->args.queues);
 		return -EINVAL;
 	}
-	return 0;
+	return vmbs_eth_intr_setup(dev);
 }
 
 static int
@@ -207,10 +208,15 @@ eth_engine_release(struct vmbs_eth_priv *priv)
 void
 vmbs_eth_owner_put(struct vmbs_eth_owner *o)
 {
+	uint32_t i;
+
 	/* Release: our uses of the pool happen before the last put's free. */
 	if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	rte_mempool_free(o->req_pool);
+	for (i = 0; i < RTE_DIM(o->wake); i++)
+		if (o->wake[i].efd >= 0)
+			close(o->wake[i].efd);
 	if (o->srv != NULL)
 		vmbs_srv_release(o->srv, 1000);
 	rte_free(o);
@@ -259,6 +265,7 @@ eth_engine_create(struct rte_eth_dev *dev, const char *name)
 	struct vmbs_srv_params sp = { 0 };
 	struct vmbs_nv_params np = { 0 };
 	char pname[RTE_MEMPOOL_NAMESIZE];
+	uint32_t i;
 	int rc;
 
 	priv->owner = rte_zmalloc("vmbs_owner", sizeof(*priv->owner), 0);
@@ -266,6 +273,8 @@ eth_engine_create(struct rte_eth_dev *dev, const char *name)
 		return -ENOMEM;
 	priv->owner->refs = 1;
 	priv->owner->port_id = dev->data->port_id;
+	for (i = 0; i < RTE_DIM(priv->owner->wake); i++)
+		priv->owner->wake[i].efd = -1;
 	/* A serial, not the port id: a closed port's pool may outlive it. */
 	snprintf(pname, sizeof(pname), "vmbs_req_%u",
 		 __atomic_fetch_add(&eth_pool_serial, 1, __ATOMIC_RELAXED));
@@ -329,6 +338,7 @@ eth_dev_close(struct rte_eth_dev *dev)
 		eth_rx_queue_release(dev, i);
 	for (i = 0; i < dev->data->nb_tx_queues; i++)
 		eth_tx_queue_release(dev, i);
+	vmbs_eth_intr_teardown(dev);
 	/* mac_addrs points into dev_private: keep ethdev from freeing it. */
 	dev->data->mac_addrs = NULL;
 	eth_engine_release(dev->data->dev_private);
@@ -588,6 +598,8 @@ static const struct eth_dev_ops vmbs_eth_ops = {
 	.xstats_get = eth_xstats_get,
 	.xstats_get_names = eth_xstats_get_names,
 	.mtu_set = eth_mtu_set,
+	.rx_queue_intr_enable = vmbs_eth_rx_intr_enable,
+	.rx_queue_intr_disable = vmbs_eth_rx_intr_disable,
 	.promiscuous_enable = eth_promisc_enable,
 	.promiscuous_disable = eth_promisc_disable,
 	.allmulticast_enable = eth_promisc_enable,
@@ -621,6 +633,7 @@ vmbs_eth_probe(struct rte_vdev_device *vdev)
 	priv->args = args;
 	priv->port_id = dev->data->port_id;
 	priv->dev = dev;
+	vmbs_eth_intr_init(priv);
 	ret = eth_engine_create(dev, name);
 	if (ret != 0) {
 		eth_engine_release(priv);

@@ -124,6 +124,15 @@ struct vmbs_eth_req {
 	struct rte_mbuf_ext_shared_info shinfo;
 	struct vmbs_rx *req;
 	struct vmbs_eth_owner *owner;
+	uint16_t rxq;		/* Rx queue to wake if it sleeps (interrupt mode) */
+};
+
+/* Rx interrupt mode: what the last free of a request needs to wake the
+ * queue that must write its completion (vmbs_intr.c).
+ */
+struct vmbs_eth_wake {
+	uint32_t armed;		/* the application sleeps on this queue */
+	int efd;		/* eventfd in the queue's epoll set, or -1 */
 };
 
 /*
@@ -139,6 +148,7 @@ struct vmbs_eth_owner {
 	struct rte_mempool *req_pool;	/* struct vmbs_eth_req */
 	struct vmbs_srv *srv;		/* shared attach server (per socket) */
 	uint16_t port_id;		/* for logs */
+	struct vmbs_eth_wake wake[VMBS_MAX_QUEUES];
 };
 
 void vmbs_eth_owner_put(struct vmbs_eth_owner *o);
@@ -158,12 +168,26 @@ struct vmbs_eth_priv {
 	struct {			/* engine counters at the last reset */
 		uint64_t opackets, obytes, oerrors, ierrors;
 	} stats_base;
+	struct {			/* Rx interrupt mode (vmbs_intr.c) */
+		struct rte_intr_handle *handle;
+		uint16_t nb;		/* queues set up */
+		int epfd[VMBS_MAX_QUEUES];	/* per queue, given to ethdev */
+		int timerfd[VMBS_MAX_QUEUES];
+	} intr;
 };
 
 /* Engine callbacks (vmbs_rxtx.c). */
 void vmbs_eth_rx_frames(void *arg, uint16_t queue, struct vmbs_rx *req,
 			const struct vmbs_nv_frame *frames, uint32_t n);
 uint32_t vmbs_eth_link_state(const struct vmbs_eth_priv *priv);
+
+/* Rx interrupt mode (vmbs_intr.c). */
+struct rte_eth_dev;
+void vmbs_eth_intr_init(struct vmbs_eth_priv *priv);
+int vmbs_eth_intr_setup(struct rte_eth_dev *dev);
+void vmbs_eth_intr_teardown(struct rte_eth_dev *dev);
+int vmbs_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t q);
+int vmbs_eth_rx_intr_disable(struct rte_eth_dev *dev, uint16_t q);
 
 uint16_t vmbs_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vmbs_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n);

@@ -26,6 +26,7 @@
  */
 
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_ethdev.h>
@@ -57,8 +58,18 @@ rx_req_free_cb(void *addr __rte_unused, void *opaque)
 {
 	struct vmbs_eth_req *r = opaque;
 	struct vmbs_eth_owner *o = r->owner;
+	struct vmbs_eth_wake *w = &o->wake[r->rxq];
 
 	vmbs_nv_req_done(r->req, true);
+	/* W1: completion queued, then look; pairs with W0 in intr enable. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(__atomic_load_n(&w->armed, __ATOMIC_RELAXED) != 0)) {
+		uint64_t one = 1;
+
+		if (write(w->efd, &one, sizeof(one)) < 0) {
+			/* EAGAIN: saturated, the queue is awake anyway. */
+		}
+	}
 	rte_mempool_put(o->req_pool, r);
 	__atomic_fetch_sub(&o->outstanding, 1, __ATOMIC_RELAXED);
 	vmbs_eth_owner_put(o);
@@ -259,6 +270,7 @@ vmbs_eth_rx_frames(void *arg, uint16_t queue, struct vmbs_rx *req,
 				r = obj;
 				r->req = req;
 				r->owner = priv->owner;
+				r->rxq = rxq->queue_id;
 				r->shinfo.free_cb = rx_req_free_cb;
 				r->shinfo.fcb_opaque = r;
 				/* Our own reference while building. */
