@@ -1391,6 +1391,7 @@ g2h_zero_copy_aliases_guest_memory(void)
 	struct nvg_frame f;
 	struct rte_mbuf *m;
 	struct penv *e = penv_slot();
+	const uint8_t *dma_va = NULL;
 	uint8_t *s, *data;
 	uint64_t sgpa, tid;
 	uint32_t hlen = 0, total, status = 0;
@@ -1412,6 +1413,21 @@ g2h_zero_copy_aliases_guest_memory(void)
 	m = host_take(&q);
 	CU_ASSERT(mbuf_is(e, m, frame, sizeof(frame), true, "hand-placed"));
 	CU_ASSERT_FATAL(rte_pktmbuf_data_len(m) > 600);
+	/* Registered for DMA: buf_iova is the read-write view of the same
+	 * pages, known to the EAL as external memory.
+	 */
+	if (rte_eal_iova_mode() == RTE_IOVA_VA) {
+		const struct rte_memseg_list *msl;
+
+		dma_va = (const uint8_t *)(uintptr_t)m->buf_iova;
+		msl = rte_mem_virt2memseg_list(dma_va);
+		CU_ASSERT(msl != NULL && msl->external);
+		CU_ASSERT(dma_va != m->buf_addr);
+		CU_ASSERT_EQUAL(memcmp(dma_va + m->data_off, rte_pktmbuf_mtod(m, void *),
+				       rte_pktmbuf_data_len(m)), 0);
+	} else {
+		CU_ASSERT_EQUAL(m->buf_iova, RTE_BAD_IOVA);
+	}
 	data[500] ^= 0xff;
 	data[600] = 0x5a;
 	rte_compiler_barrier();
@@ -1422,6 +1438,9 @@ g2h_zero_copy_aliases_guest_memory(void)
 	CU_ASSERT_EQUAL(nvg_req_wait(e->g, tid, &status), 0);
 	CU_ASSERT_EQUAL(status, VMBS_NVSP_STATUS_SUCCESS);
 	penv_down(e);
+	/* The guest is gone: its memory left the EAL's tables with it. */
+	if (dma_va != NULL)
+		CU_ASSERT_PTR_NULL(rte_mem_virt2memseg_list(dma_va));
 }
 
 /* ---- 3. host to guest ---- */
@@ -2312,7 +2331,8 @@ static const struct vmbs_test_case cases[] = {
 	{ "g2h_ppis_map_to_mbuf_flags_copied", g2h_ppis_on_copied_frames },
 	{ "g2h_aggregated_section_mixes_copy_and_attach", g2h_aggregated_section },
 	{ "g2h_completion_waits_for_last_mbuf_free", g2h_completion_waits_for_last_mbuf },
-	{ "g2h_zero_copy_aliases_guest_memory", g2h_zero_copy_aliases_guest_memory },
+	{ "g2h_zero_copy_aliases_guest_memory_registered_for_dma",
+	  g2h_zero_copy_aliases_guest_memory },
 	{ "h2g_sizes_chains_marks_one_queue", h2g_sizes_chains_marks_one_queue },
 	{ "h2g_sizes_chains_marks_four_queues", h2g_sizes_chains_marks_four_queues },
 	{ "h2g_full_partition_returns_fewer_then_recovers", h2g_full_partition_then_recovers },

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 
 #include "vmbs_chanmsg.h"
 #include "vmbs_vm.h"
+#include "vm_dma.h"
 
 RTE_LOG_REGISTER_DEFAULT(vmbs_vm_logtype, NOTICE);
 #define VM_LOG(level, vm, fmt, ...)                                           \
@@ -82,6 +84,9 @@ struct vmbs_vm {
 	uint32_t relid_hi;		/* highest relid ever used: bounds scans */
 	uint64_t mem_bytes;
 	struct vmbs_vm_stats st;
+	/* Regions registered for device DMA (vm_dma.c), by GPA. */
+	uint64_t dma_gpa[VMBS_GM_MAX_REGIONS];
+	uint32_t n_dma;
 	struct vm_dev *devs[VMBS_VM_MAX_DEVICES];
 	struct vm_chan *relid_map[VMBS_VM_MAX_RELID + 1];
 };
@@ -523,6 +528,63 @@ vm_mem_add_locked(struct vmbs_vm *vm, void *arg)
 	return vmbs_gm_add_region(vm->gm, a->gpa, a->size, a->fd, a->offset);
 }
 
+static bool
+vm_region_info(const struct vmbs_vm *vm, uint64_t gpa, struct vmbs_gm_region_info *ri)
+{
+	uint32_t i, n = vmbs_gm_region_count(vm->gm);
+
+	for (i = 0; i < n; i++)
+		if (vmbs_gm_region_get(vm->gm, i, ri) == 0 && ri->gpa == gpa)
+			return true;
+	return false;
+}
+
+/* A new region becomes DMA-able: a NIC may transmit from guest pages. */
+static void
+vm_dma_add(struct vmbs_vm *vm, uint64_t gpa)
+{
+	struct vmbs_gm_region_info ri;
+	uint32_t devs;
+	int rc;
+
+	if (!vm_region_info(vm, gpa, &ri) || vm->n_dma == RTE_DIM(vm->dma_gpa))
+		return;
+	rc = vm_dma_register(&ri, &devs);
+	if (rc == 0) {
+		vm->dma_gpa[vm->n_dma++] = gpa;
+		vm->st.dma_regions++;
+		vm->st.dma_device_maps += devs;
+	} else if (rc != -ENOTSUP) {
+		VM_LOG(NOTICE, vm, "region at 0x%" PRIx64 " not registered for DMA: %s", gpa,
+		       strerror(-rc));
+	}
+}
+
+/* Before a region is unmapped (removed, or the VM released). */
+static void
+vm_dma_del(struct vmbs_vm *vm, uint64_t gpa)
+{
+	struct vmbs_gm_region_info ri;
+	uint32_t i;
+
+	for (i = 0; i < vm->n_dma; i++)
+		if (vm->dma_gpa[i] == gpa)
+			break;
+	if (i == vm->n_dma)
+		return;
+	if (vm_region_info(vm, gpa, &ri))
+		vm_dma_unregister(&ri);
+	vm->dma_gpa[i] = vm->dma_gpa[--vm->n_dma];
+	vm->st.dma_regions--;
+}
+
+static void
+vm_dma_del_all(struct vmbs_vm *vm)
+{
+	while (vm->n_dma > 0)
+		vm_dma_del(vm, vm->dma_gpa[vm->n_dma - 1]);
+}
+
 int
 vmbs_vm_mem_add(struct vmbs_vm *vm, uint64_t gpa, uint64_t size, int fd,
 		uint64_t offset)
@@ -538,6 +600,7 @@ vmbs_vm_mem_add(struct vmbs_vm *vm, uint64_t gpa, uint64_t size, int fd,
 	if (rc == 0) {
 		vm->mem_bytes += size;
 		vm->st.mem_regions++;
+		vm_dma_add(vm, gpa);
 	}
 	return rc;
 }
@@ -569,6 +632,7 @@ vmbs_vm_mem_del(struct vmbs_vm *vm, uint64_t gpa)
 		if (vm->relid_map[i] != NULL &&
 		    vmbs_chan_rx_outstanding(vm->relid_map[i]->chan) != 0)
 			return -EBUSY;
+	vm_dma_del(vm, gpa);
 	vmbs_chan_gm_lock();
 	rc = vmbs_gm_remove_region(vm->gm, gpa);
 	vmbs_chan_gm_unlock();
@@ -1018,6 +1082,7 @@ vmbs_vm_release(struct vmbs_vm *vm)
 			VM_LOG(ERR, vm, "%u GPADLs still mapped at release", leaked);
 		vm->tbl = NULL;
 	}
+	vm_dma_del_all(vm);
 	vmbs_gm_destroy(vm->gm);
 	vm->gm = NULL;
 	vm->mem_bytes = 0;

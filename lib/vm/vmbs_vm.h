@@ -146,6 +146,8 @@ struct vmbs_vm_stats {
 	uint64_t unloads;
 	uint64_t mem_regions;		/**< regions now */
 	uint64_t mem_bytes;		/**< bytes of all regions now */
+	uint64_t dma_regions;		/**< regions registered for device DMA now */
+	uint64_t dma_device_maps;	/**< device DMA mappings made (all time) */
 	uint64_t rx_outstanding;	/**< packets still referenced (all channels) */
 	uint32_t version;		/**< agreed VMBus version, 0 if none */
 	uint32_t n_channels;		/**< channels allocated */

@@ -16,6 +16,7 @@
 #include <rte_cycles.h>
 #include <rte_service.h>
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -363,6 +364,7 @@ eth_rx_queue_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc __rte
 	rxq->queue_id = qid;
 	rxq->mb_pool = mb_pool;
 	rxq->copybreak = rxq->priv->args.copybreak;
+	rxq->iova_is_va = rte_eal_iova_mode() == RTE_IOVA_VA;
 	dev->data->rx_queues[qid] = rxq;
 	return 0;
 }

@@ -102,6 +102,7 @@ struct vmbs_eth_rxq {
 	uint16_t port_id;
 	uint16_t queue_id;
 	uint32_t copybreak;
+	bool iova_is_va;	/* attached frames carry a DMA-able IOVA */
 	uint32_t polls;
 	uint32_t stash_head;
 	uint32_t stash_n;

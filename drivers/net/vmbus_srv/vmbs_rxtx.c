@@ -202,7 +202,8 @@ rx_attach(struct vmbs_eth_rxq *rxq, const struct vmbs_nv_frame *f,
 
 	for (i = 0; i < f->nseg; i++) {
 		uint8_t *va = f->seg[i].va;
-		rte_iova_t iova = f->seg[i].iova;
+		/* lib/vm registers guest memory for DMA only with IOVA as VA. */
+		rte_iova_t iova = rxq->iova_is_va ? f->seg[i].iova : RTE_BAD_IOVA;
 		uint32_t left = f->seg[i].len;
 
 		while (left > 0) {
