@@ -989,7 +989,7 @@ vm_devarg_names_the_vm(void)
 /* ---- 2. guest to host ---- */
 
 static const uint32_t g2h_sizes[] = {
-	60, 61, 64, 100, 127, 128, 129, 255, 256, 257, 511, 1000, 1514, 1518,
+	60, 61, 64, 100, 127, 128, 129, 255, 256, 257, 383, 384, 385, 511, 1000, 1514, 1518,
 	2048, 2049, 4000, 4096, 6000, 8000, 9000, 9018,
 };
 
@@ -1078,13 +1078,13 @@ g2h_run(const struct penv_cfg *c, uint32_t copybreak)
 	penv_down(e);
 }
 
-/* Jumbo port, the default copybreak (256): both kinds, every layout. */
+/* Jumbo port, the default copybreak (384): both kinds, every layout. */
 static void
 g2h_one_queue_default_copybreak(void)
 {
 	struct penv_cfg c = { .queues = 1, .mtu = 9000, .copybreak = -1 };
 
-	g2h_run(&c, 256);
+	g2h_run(&c, 384);
 }
 
 /* copybreak 0: every frame attached, on each of 4 queues. */
@@ -1288,6 +1288,29 @@ free_elsewhere(struct rte_mbuf **m, uint32_t n)
 	pthread_join(t, NULL);
 }
 
+struct burst_job {
+	uint16_t port;
+	uint32_t got;
+};
+
+static void *
+burst_thread(void *arg)
+{
+	struct burst_job *j = arg;
+	struct rte_mbuf *pkts[BURST];
+	uint32_t i;
+	uint16_t k, n;
+
+	for (i = 0; i < 64; i++) {
+		n = rte_eth_rx_burst(j->port, 0, pkts, BURST);
+		for (k = 0; k < n; k++)
+			rte_pktmbuf_free(pkts[k]);
+		j->got += n;
+		usleep(1000);
+	}
+	return NULL;
+}
+
 static uint64_t
 comp_ok(struct penv *e)
 {
@@ -1295,6 +1318,39 @@ comp_ok(struct penv *e)
 
 	nvg_stats_get(e->g, &gs);
 	return gs.tx_comp_ok;
+}
+
+/*
+ * Bug: the Rx burst ran the slow-path service from any thread, and the
+ * service library crashes on a thread that is no lcore. An application
+ * may poll from such a thread: frames must simply flow.
+ */
+static void intr_guest_send(struct penv *e, uint32_t len, uint32_t seed);
+
+static void
+rx_burst_on_unregistered_thread(void)
+{
+	struct penv_cfg c = { .queues = 1 };
+	struct penv *e = penv_slot();
+	struct burst_job j = { 0, 0 };
+	pthread_t t;
+
+	VMBS_CHECK(penv_ready(e, &c) == 0);
+	host_detach();
+	j.port = e->port;
+	/* Send-buffer frames: GPA-direct ones on memfd memory would need
+	 * the slow path, which only lcores run.
+	 */
+	intr_guest_send(e, 300, 7);
+	intr_guest_send(e, 100, 8);
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, burst_thread, &j) == 0);
+	pthread_join(t, NULL);
+	if (j.got != 2)
+		fprintf(stderr, "unregistered thread received %u frames\n", j.got);
+	CU_ASSERT_EQUAL(j.got, 2);
+	host_attach(e->port, e->nq);
+	CU_ASSERT_EQUAL(nvg_tx_wait(e->g), 0);
+	penv_down(e);
 }
 
 static void
@@ -2330,6 +2386,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "g2h_ppis_map_to_mbuf_flags_zero_copy", g2h_ppis_map_to_mbuf_flags },
 	{ "g2h_ppis_map_to_mbuf_flags_copied", g2h_ppis_on_copied_frames },
 	{ "g2h_aggregated_section_mixes_copy_and_attach", g2h_aggregated_section },
+	{ "rx_burst_on_a_thread_that_is_no_lcore", rx_burst_on_unregistered_thread },
 	{ "g2h_completion_waits_for_last_mbuf_free", g2h_completion_waits_for_last_mbuf },
 	{ "g2h_zero_copy_aliases_guest_memory_registered_for_dma",
 	  g2h_zero_copy_aliases_guest_memory },

@@ -30,6 +30,7 @@
 
 #include <rte_common.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_service.h>
 
@@ -308,6 +309,11 @@ rx_slow_path(struct vmbs_eth_rxq *rxq)
 {
 	uint32_t id;
 
+	/* An unregistered thread has no lcore state for the service core
+	 * library to use (22.11 indexes it by lcore id): leave it to others.
+	 */
+	if (rte_lcore_id() == LCORE_ID_ANY)
+		return;
 	if (vmbs_chan_sp_service_id(&id) != 0 || rte_service_may_be_active(id) == 1)
 		return;
 	if (rte_service_run_iter_on_app_lcore(id, 1) == 0)
