@@ -14,6 +14,7 @@
 #include <rte_cfgfile.h>
 #include <rte_common.h>
 
+#include "vmbs_config.h"
 #include "vmbus_srvd.h"
 
 int
@@ -109,7 +110,7 @@ parse_id_list(const char *what, const char *s, bool users, uint32_t *ids,
 
 /* Keys of a [nicN] section, passed through as net_vmbus_srv devargs. */
 static const char *const nic_keys[] = {
-	"mac", "instance", "queues", "copybreak", "ordering", "mtu",
+	"mac", "instance", "queues", "copybreak", "ordering", "mtu", "vm",
 };
 
 static int
@@ -141,6 +142,7 @@ config_nic(struct rte_cfgfile *f, const char *sec, struct srvd_config *cfg)
 		for (k = 0; k < RTE_DIM(nic_keys); k++)
 			if (strcmp(entries[i].name, nic_keys[k]) == 0)
 				break;
+		/* A comma would smuggle another devarg in. */
 		if (k == RTE_DIM(nic_keys) || strchr(entries[i].value, ',') != NULL) {
 			fprintf(stderr, "vmbus-srvd: %s: [%s]: unknown key or bad value \"%s = %s\"\n",
 				cfg->path, sec, entries[i].name, entries[i].value);
@@ -149,8 +151,12 @@ config_nic(struct rte_cfgfile *f, const char *sec, struct srvd_config *cfg)
 		if (strcmp(entries[i].name, "queues") == 0) {
 			uint32_t q;
 
-			if (srvd_parse_u32("queues", entries[i].value, UINT16_MAX, &q) != 0)
+			if (srvd_parse_u32("queues", entries[i].value, SRVD_MAX_PORT_QUEUES,
+					   &q) != 0 || q == 0) {
+				fprintf(stderr, "vmbus-srvd: %s: [%s]: queues must be 1-%d\n",
+					cfg->path, sec, SRVD_MAX_PORT_QUEUES);
 				return -1;
+			}
 			nic->queues = (uint16_t)q;
 		}
 		len += snprintf(nic->devargs + len, sizeof(nic->devargs) - (size_t)len,
@@ -164,6 +170,102 @@ config_nic(struct rte_cfgfile *f, const char *sec, struct srvd_config *cfg)
 	return 0;
 }
 
+/* Every key of a fixed section must be one of @p keys (NULL-terminated). */
+static int
+check_keys(struct rte_cfgfile *f, const char *path, const char *sec,
+	   const char *const *keys)
+{
+	struct rte_cfgfile_entry entries[32];
+	int n, i, k;
+
+	if (!rte_cfgfile_has_section(f, sec))
+		return 0;
+	n = rte_cfgfile_section_entries(f, sec, entries, (int)RTE_DIM(entries));
+	if (n < 0) {
+		fprintf(stderr, "vmbus-srvd: %s: [%s]: too many keys\n", path, sec);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; keys[k] != NULL; k++)
+			if (strcmp(entries[i].name, keys[k]) == 0)
+				break;
+		if (keys[k] == NULL) {
+			fprintf(stderr, "vmbus-srvd: %s: [%s]: unknown key \"%s\"\n", path, sec,
+				entries[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *const server_keys[] = {
+	"socket", "socket_owner", "socket_group", "allow_users", "allow_groups",
+	"duration", "stats_period", NULL,
+};
+static const char *const bridge_keys[] = {
+	"mac_aging", "mac_table_size", "burst", "tx_retries", "tx_retry_delay_us",
+	"mbufs", "rx_desc", "tx_desc", NULL,
+};
+static const char *const eal_keys[] = { "args", "service_lcores", NULL };
+static const char *const uplink_keys[] = { "device", "queues", NULL };
+
+/* An optional u32 key in [min, max]; -1 with a message if out of range. */
+static int
+get_u32(struct rte_cfgfile *f, const char *path, const char *sec, const char *key,
+	uint32_t min, uint32_t max, uint32_t *out)
+{
+	const char *v = rte_cfgfile_get_entry(f, sec, key);
+	uint32_t x;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (srvd_parse_u32(key, v, max, &x) != 0)
+		return -1;
+	if (x < min) {
+		fprintf(stderr, "vmbus-srvd: %s: [%s] %s: %u is below %u\n", path, sec, key, x,
+			min);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+/* An optional string key; -1 if it does not fit @p size bytes. */
+static int
+get_str(struct rte_cfgfile *f, const char *path, const char *sec, const char *key,
+	char *out, size_t size)
+{
+	const char *v = rte_cfgfile_get_entry(f, sec, key);
+
+	if (v == NULL)
+		return 0;
+	if (strlen(v) >= size) {
+		fprintf(stderr, "vmbus-srvd: %s: [%s] %s: value too long\n", path, sec, key);
+		return -1;
+	}
+	snprintf(out, size, "%s", v);
+	return 0;
+}
+
+void
+srvd_config_defaults(struct srvd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->socket, sizeof(cfg->socket), "/run/vmbus-srv/attach.sock");
+	cfg->socket_owner = (uid_t)-1;
+	cfg->socket_group = (gid_t)-1;
+	cfg->stats_period_s = 1;
+	cfg->mac_aging_s = 300;
+	cfg->mac_table_size = 4096;
+	cfg->burst = VMBS_MAX_BURST;
+	cfg->tx_retries = 64;
+	cfg->tx_retry_delay_us = 10;
+	cfg->rx_desc = 1024;
+	cfg->tx_desc = 1024;
+	snprintf(cfg->eal_args, sizeof(cfg->eal_args), "-l 0 --in-memory --no-pci --no-telemetry");
+	cfg->uplink_queues = 1;
+}
+
 int
 srvd_config_load(const char *path, struct srvd_config *cfg)
 {
@@ -171,24 +273,23 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	char *sections[SRVD_MAX_NICS + 8];
 	struct rte_cfgfile *f;
 	const char *v;
+	uint32_t q;
 	int n, i, ret = -1;
 
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	cfg->socket_owner = (uid_t)-1;
-	cfg->socket_group = (gid_t)-1;
 	f = rte_cfgfile_load(path, CFG_FLAG_EMPTY_VALUES);
 	if (f == NULL) {
 		fprintf(stderr, "vmbus-srvd: cannot read configuration %s\n", path);
 		return -1;
 	}
-
-	v = rte_cfgfile_get_entry(f, "server", "socket");
-	if (v != NULL && strlen(v) >= sizeof(cfg->socket)) {
-		fprintf(stderr, "vmbus-srvd: %s: socket path too long\n", path);
+	if (check_keys(f, path, "server", server_keys) != 0 ||
+	    check_keys(f, path, "bridge", bridge_keys) != 0 ||
+	    check_keys(f, path, "eal", eal_keys) != 0 ||
+	    check_keys(f, path, "uplink", uplink_keys) != 0)
 		goto out;
-	}
-	if (v != NULL)
-		snprintf(cfg->socket, sizeof(cfg->socket), "%s", v);
+
+	if (get_str(f, path, "server", "socket", cfg->socket, sizeof(cfg->socket)) != 0)
+		goto out;
 	v = rte_cfgfile_get_entry(f, "server", "socket_owner");
 	if (v != NULL && v[0] != '\0' && parse_user("socket_owner", v, &cfg->socket_owner) != 0)
 		goto out;
@@ -203,21 +304,45 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	if (v != NULL && parse_id_list("allow_groups", v, false, (uint32_t *)cfg->allow_gids,
 				       &cfg->nb_allow_gids) != 0)
 		goto out;
-	v = rte_cfgfile_get_entry(f, "server", "duration");
-	if (v != NULL && srvd_parse_u32("duration", v, 86400 * 365, &cfg->duration_s) != 0)
+	if (get_u32(f, path, "server", "duration", 0, 86400 * 365, &cfg->duration_s) != 0 ||
+	    get_u32(f, path, "server", "stats_period", 0, 3600, &cfg->stats_period_s) != 0)
 		goto out;
-	v = rte_cfgfile_get_entry(f, "server", "stats_period");
-	if (v != NULL && srvd_parse_u32("stats_period", v, 3600, &cfg->stats_period_s) != 0)
+
+	if (get_u32(f, path, "bridge", "mac_aging", 0, 86400 * 365, &cfg->mac_aging_s) != 0 ||
+	    get_u32(f, path, "bridge", "mac_table_size", 8, 1u << 24,
+		    &cfg->mac_table_size) != 0 ||
+	    get_u32(f, path, "bridge", "burst", 1, VMBS_MAX_BURST, &cfg->burst) != 0 ||
+	    get_u32(f, path, "bridge", "tx_retries", 0, 1000000, &cfg->tx_retries) != 0 ||
+	    get_u32(f, path, "bridge", "tx_retry_delay_us", 0, 1000000,
+		    &cfg->tx_retry_delay_us) != 0 ||
+	    get_u32(f, path, "bridge", "mbufs", 0, 1u << 24, &cfg->mbufs) != 0 ||
+	    get_u32(f, path, "bridge", "rx_desc", 64, 16384, &cfg->rx_desc) != 0 ||
+	    get_u32(f, path, "bridge", "tx_desc", 64, 16384, &cfg->tx_desc) != 0)
 		goto out;
-	v = rte_cfgfile_get_entry(f, "eal", "args");
-	if (v != NULL)
-		snprintf(cfg->eal_args, sizeof(cfg->eal_args), "%s", v);
+	if (cfg->mbufs != 0 && cfg->mbufs < 1024) {
+		fprintf(stderr, "vmbus-srvd: %s: [bridge] mbufs: 0 (automatic) or at least 1024\n",
+			path);
+		goto out;
+	}
+
+	if (get_str(f, path, "eal", "args", cfg->eal_args, sizeof(cfg->eal_args)) != 0 ||
+	    get_str(f, path, "eal", "service_lcores", cfg->service_lcores,
+		    sizeof(cfg->service_lcores)) != 0)
+		goto out;
+
+	if (get_str(f, path, "uplink", "device", cfg->uplink, sizeof(cfg->uplink)) != 0)
+		goto out;
+	q = cfg->uplink_queues;
+	if (get_u32(f, path, "uplink", "queues", 1, SRVD_MAX_PORT_QUEUES, &q) != 0)
+		goto out;
+	cfg->uplink_queues = (uint16_t)q;
 
 	for (i = 0; i < (int)RTE_DIM(sections); i++)
 		sections[i] = names[i];
 	n = rte_cfgfile_sections(f, sections, (int)RTE_DIM(sections));
 	for (i = 0; i < n; i++) {
-		if (strcmp(names[i], "server") == 0 || strcmp(names[i], "eal") == 0)
+		if (strcmp(names[i], "server") == 0 || strcmp(names[i], "eal") == 0 ||
+		    strcmp(names[i], "bridge") == 0 || strcmp(names[i], "uplink") == 0)
 			continue;
 		if (strncmp(names[i], "nic", 3) != 0) {
 			fprintf(stderr, "vmbus-srvd: %s: unknown section [%s]\n", path, names[i]);
