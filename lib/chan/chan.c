@@ -532,6 +532,26 @@ vmbs_rx_get_ext_data(struct vmbs_rx *rx, uint32_t flags, const struct vmbs_sgl *
 				      sgl->seg, chan->p.max_ext_segs, &n);
 	if (rc == -ENOBUFS)
 		return -E2BIG;
+	if (rc == -EFAULT && !rx->pinned) {
+		/*
+		 * Outside guest memory, for now: a VMM that adds memory as its
+		 * guest grows (vmbs-guest rescans a DPDK guest's hugepages)
+		 * may add it shortly. The slow path retries the translation
+		 * for VMBS_CHAN_SP_MEM_WAIT_MS, then fails it with -EFAULT.
+		 */
+		sgl->nseg = 0;
+		sgl->len = 0;
+		sgl->flags = flags;
+		rx->await_mem = true;
+		rx->sp_tries = 0;
+		rx->req = VMBS_RX_REQ_PEND;
+		rx->state = VMBS_RX_SP_PIN;
+		rx->sp_t0 = rte_rdtsc();
+		chan->st.pends++;
+		chan->st.mem_waits++;
+		vmbs_chan_sp_post(rx);
+		return VMBS_EPENDING;
+	}
 	if (rc != 0)
 		return rc == -EINVAL ? -EBADMSG : rc;
 	sgl->nseg = n;
@@ -942,6 +962,7 @@ rx_batch(struct vmbs_chan *chan, uint32_t budget)
 		rx->epoch = chan->epoch;
 		rx->ext_ready = false;
 		rx->ext_err = 0;
+		rx->await_mem = false;
 		rx->failed = false;
 		rx->resp_len = 0;
 		vmbs_chan_pvt_rx_reset_done(rx);

@@ -84,6 +84,119 @@ sp_pin(struct vmbs_rx *rx)
 	rx->state = VMBS_RX_SP_PIN_DONE;
 }
 
+/*
+ * Packets waiting for guest memory that is not there yet, in the order
+ * they came; service-private (the service is serialised).
+ */
+static struct vmbs_rx *sp_wait_head, *sp_wait_tail;
+/* Retries per service call, so that a guest naming bogus addresses cannot
+ * hold the shared service for long.
+ */
+#define SP_WAIT_TRIES_PER_RUN 16u
+#define SP_WAIT_BACKOFF_MAX_MS 64u
+
+static uint64_t
+sp_ms_to_tsc(uint64_t ms)
+{
+	return rte_get_tsc_hz() / 1000 * ms;
+}
+
+/*
+ * Try again to translate a packet whose ranges fell outside guest memory.
+ * Returns true when the rx is done with (pinned, or failed for good).
+ */
+static bool
+sp_mem_retry(struct vmbs_rx *rx, uint64_t now)
+{
+	struct vmbs_chan *chan = rx->chan;
+	struct vmbs_sgl *sgl = rx->sgl;
+	uint32_t n = 0, i, backoff;
+	uint64_t tot = 0;
+	int rc;
+
+	/* Regions are added under this lock (lib/vm), never under our feet. */
+	vmbs_chan_gm_lock();
+	rc = vmbs_gm_translate_ranges(chan->p.gm, rx->buf + rx->di.range_off,
+				      rx->di.range_len, rx->di.range_cnt,
+				      (sgl->flags & VMBS_EXT_F_RO) ? VMBS_GM_F_RO : 0,
+				      sgl->seg, chan->p.max_ext_segs, &n);
+	vmbs_chan_gm_unlock();
+	if (rc == 0) {
+		for (i = 0; i < n; i++)
+			tot += sgl->seg[i].len;
+		sgl->nseg = n;
+		sgl->len = tot;
+		rx->await_mem = false;
+		sp_st.mem_arrived++;
+		sp_pin(rx);
+		return true;
+	}
+	if (rc == -EFAULT &&
+	    now - rx->sp_t0 < sp_ms_to_tsc(VMBS_CHAN_SP_MEM_WAIT_MS)) {
+		backoff = RTE_MIN(1u << RTE_MIN(rx->sp_tries, 6u), SP_WAIT_BACKOFF_MAX_MS);
+		rx->sp_tries++;
+		rx->sp_next_tsc = now + sp_ms_to_tsc(backoff);
+		return false;
+	}
+	/* Still outside memory at the deadline (or the list is unusable). */
+	rx->await_mem = false;
+	rx->ext_err = rc == -EFAULT ? -EFAULT : (rc == -ENOBUFS ? -E2BIG : -EBADMSG);
+	sp_st.mem_timeouts++;
+	rx->state = VMBS_RX_SP_PIN_DONE;
+	return true;
+}
+
+static void
+sp_finish(struct vmbs_rx *rx)
+{
+	struct vmbs_chan *chan = rx->chan;
+
+	/* Release (inside rte_ring) publishes state, pinned, ext_err. */
+	if (rte_ring_sp_enqueue(chan->ret_ring, rx) != 0)
+		RTE_VERIFY(0);	/* sized for every rx of the channel */
+	/* S0: last touch of chan; pairs with S1 in vmbs_chan_free(). */
+	__atomic_fetch_sub(&chan->sp_inflight, 1, __ATOMIC_RELEASE);
+}
+
+static void
+sp_wait_push(struct vmbs_rx *rx)
+{
+	rx->sp_next = NULL;
+	if (sp_wait_tail != NULL)
+		sp_wait_tail->sp_next = rx;
+	else
+		sp_wait_head = rx;
+	sp_wait_tail = rx;
+}
+
+/* Retry the waiting packets that are due, a bounded number per call. */
+static void
+sp_wait_scan(uint64_t now)
+{
+	struct vmbs_rx *rx = sp_wait_head, *prev = NULL, *next;
+	uint32_t tries = 0;
+
+	while (rx != NULL && tries < SP_WAIT_TRIES_PER_RUN) {
+		next = rx->sp_next;
+		if (now >= rx->sp_next_tsc) {
+			tries++;
+			if (sp_mem_retry(rx, now)) {
+				if (prev != NULL)
+					prev->sp_next = next;
+				else
+					sp_wait_head = next;
+				if (sp_wait_tail == rx)
+					sp_wait_tail = prev;
+				sp_finish(rx);
+				rx = next;
+				continue;
+			}
+		}
+		prev = rx;
+		rx = next;
+	}
+}
+
 static void
 sp_unpin(struct vmbs_rx *rx)
 {
@@ -101,23 +214,29 @@ sp_run(void *arg __rte_unused)
 {
 	void *objs[SP_BURST];
 	unsigned int n, i;
+	uint64_t now;
 
-	if (rte_ring_count(sp_ring) == 0)
+	if (rte_ring_count(sp_ring) == 0 && sp_wait_head == NULL)
 		return -EAGAIN;
+	now = rte_rdtsc();
+	if (sp_wait_head != NULL)
+		sp_wait_scan(now);
 	n = rte_ring_sc_dequeue_burst(sp_ring, objs, SP_BURST, NULL);
 	for (i = 0; i < n; i++) {
 		struct vmbs_rx *rx = objs[i];
-		struct vmbs_chan *chan = rx->chan;
 
-		if (rx->state == VMBS_RX_SP_PIN)
+		if (rx->state == VMBS_RX_SP_PIN && rx->await_mem) {
+			rx->sp_next_tsc = now;	/* first retry: at once */
+			if (!sp_mem_retry(rx, now)) {
+				sp_wait_push(rx);
+				continue;
+			}
+		} else if (rx->state == VMBS_RX_SP_PIN) {
 			sp_pin(rx);
-		else
+		} else {
 			sp_unpin(rx);
-		/* Release (inside rte_ring) publishes state, pinned, ext_err. */
-		if (rte_ring_sp_enqueue(chan->ret_ring, rx) != 0)
-			RTE_VERIFY(0);	/* sized for every rx of the channel */
-		/* S0: last touch of chan; pairs with S1 in vmbs_chan_free(). */
-		__atomic_fetch_sub(&chan->sp_inflight, 1, __ATOMIC_RELEASE);
+		}
+		sp_finish(rx);
 	}
 	return 0;
 }

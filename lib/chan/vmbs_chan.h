@@ -89,6 +89,12 @@
 /** Default bound on pause/close waits for outstanding packets. */
 #define VMBS_CHAN_DRAIN_TIMEOUT_MS 200u
 
+/**
+ * How long the slow path waits for guest memory a packet names but no
+ * region covers yet (retries back off from 1 ms to 64 ms).
+ */
+#define VMBS_CHAN_SP_MEM_WAIT_MS 500u
+
 struct vmbs_chan;
 struct vmbs_rx;
 struct vmbs_pkt;
@@ -205,6 +211,7 @@ struct vmbs_chan_stats {
 	uint64_t ring_errors;	/**< bufring sticky errors (channel failed) */
 	uint64_t signals;	/**< doorbells rung */
 	uint64_t pends;		/**< get_ext_data() returned VMBS_EPENDING */
+	uint64_t mem_waits;	/**< of which: waiting for memory not yet added */
 	uint64_t redeliveries;	/**< inline redeliveries after pending */
 	uint64_t pin_failures;	/**< slow path could not populate/pin */
 	uint64_t orphans;	/**< rx abandoned by a timed-out close */
@@ -224,6 +231,8 @@ struct vmbs_chan_sp_stats {
 	uint64_t requests;	/**< pin requests served */
 	uint64_t unpins;	/**< unpin requests served */
 	uint64_t failures;	/**< populate or pin failures */
+	uint64_t mem_arrived;	/**< waits for guest memory that ended in success */
+	uint64_t mem_timeouts;	/**< waits that ended in -EFAULT */
 	uint64_t hist[VMBS_CHAN_SP_HIST]; /**< pin latency, request to done */
 };
 
@@ -577,9 +586,12 @@ int vmbs_rx_defer(struct vmbs_rx *rx);
  * @param out
  *   receives the list, valid until the rx is completed.
  * @return
- *   0; VMBS_EPENDING if a page is not resident: return from the callback,
- *   the same rx is redelivered (VMBS_RX_F_REDELIVERED) once the slow path
- *   made it resident and pinned, and the call then succeeds; -ENODATA if
+ *   0; VMBS_EPENDING if a page is not resident, or lies outside every
+ *   region the VMM added so far: return from the callback, the same rx is
+ *   redelivered (VMBS_RX_F_REDELIVERED) once the slow path made it
+ *   resident and pinned (memory not added within
+ *   VMBS_CHAN_SP_MEM_WAIT_MS: redelivered, and the call then returns
+ *   -EFAULT), and the call then succeeds; -ENODATA if
  *   the packet has no external data; -EBADMSG if its ranges are malformed;
  *   -E2BIG over max_ext_bytes or max_ext_segs; -EINVAL outside the
  *   callback, after completion or bad flags; -EFAULT if a page lies

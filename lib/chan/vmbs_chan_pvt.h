@@ -73,6 +73,11 @@ struct vmbs_rx {
 	uint32_t pkt_len;	/**< bytes copied from the ring */
 	uint32_t resp_len;	/**< completion payload bytes (in buf) */
 	uint64_t sp_t0;		/**< TSC when pending started */
+	/* Slow path waiting for guest memory that is not there yet. */
+	bool await_mem;		/**< a range lies outside every region */
+	uint32_t sp_tries;	/**< translations retried */
+	uint64_t sp_next_tsc;	/**< next retry */
+	struct vmbs_rx *sp_next;	/**< service-private wait list */
 	struct vmbs_desc_info di;	/**< parse of buf */
 	uint8_t *buf;		/**< private copy; the response after completion */
 	void *ctx;		/**< rx_ctx_size bytes or NULL */
