@@ -23,6 +23,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
 
 #include "srvd_bridge.h"
 #include "vmbus_srvd.h"
@@ -38,6 +39,10 @@ srvd_fwd_init(struct srvd_state *s)
 /* Counters are single-writer; relaxed stores let main read them racelessly. */
 #define CNT_ADD(field, n) \
 	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+
+/* Guest per-packet info the PMD turned into mbuf flags (docs/pmd.md). */
+#define OFFLOAD_FLAGS (RTE_MBUF_F_RX_VLAN_STRIPPED | RTE_MBUF_F_TX_IP_CKSUM | \
+		       RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)
 
 static inline bool
 port_up(const struct srvd_port *p)
@@ -177,8 +182,16 @@ fwd_burst(struct srvd_state *s, struct srvd_lcore *lc, uint16_t in, struct rte_m
 		/* The addresses may straddle segments: read, never linearise. */
 		hdr = rte_pktmbuf_read(m, 0, sizeof(copy), copy);
 		/* A tag the PMD took off (guest VLAN PPI) goes back on at Tx. */
-		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
-			m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+		if (unlikely(m->ol_flags & OFFLOAD_FLAGS)) {
+			if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+				m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+				CNT_ADD(ic->rx_vlan, 1);
+			}
+			if (m->ol_flags & (RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK))
+				CNT_ADD(ic->rx_csum, 1);
+			if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)
+				CNT_ADD(ic->rx_tso, 1);
+		}
 		v = srvd_bridge_decide(s->macs, hdr, hdr + RTE_ETHER_ADDR_LEN, in, now, &learnt,
 				       &out);
 		switch (v) {
@@ -224,6 +237,10 @@ srvd_poll_once(struct srvd_state *s, struct srvd_lcore *lc)
 	for (i = 0; i < lc->nb_poll; i++) {
 		const struct srvd_poll *pq = &lc->poll[i];
 
+		/* Being stopped (main waits for our next quiescent report). */
+		if (unlikely(__atomic_load_n(&s->ports[pq->port].admin_down,
+					     __ATOMIC_ACQUIRE) != 0))
+			continue;
 		n = rte_eth_rx_burst(s->ports[pq->port].port_id, pq->queue, pkts,
 				     (uint16_t)s->cfg->burst);
 		if (n != 0)
@@ -237,7 +254,14 @@ srvd_poll_lcore(void *arg)
 	struct srvd_lcore *lc = arg;
 	struct srvd_state *s = fwd_state;
 
-	while (__atomic_load_n(&s->stop, __ATOMIC_RELAXED) == 0)
+	rte_rcu_qsbr_thread_register(s->qsbr, lc->poller);
+	rte_rcu_qsbr_thread_online(s->qsbr, lc->poller);
+	while (__atomic_load_n(&s->stop, __ATOMIC_RELAXED) == 0) {
 		srvd_poll_once(s, lc);
+		/* Nothing of any port is held between passes. */
+		rte_rcu_qsbr_quiescent(s->qsbr, lc->poller);
+	}
+	rte_rcu_qsbr_thread_offline(s->qsbr, lc->poller);
+	rte_rcu_qsbr_thread_unregister(s->qsbr, lc->poller);
 	return 0;
 }

@@ -9,6 +9,7 @@
  *
  * Usage: vmbus-srvd [EAL options] -- [-c FILE] [-d SECONDS] [-s SOCKET] [-p SECONDS]
  *                   [-u DEVARGS]
+ * SIGUSR1 takes every guest NIC's link down, SIGUSR2 brings them up again.
  */
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_service.h>
 
 #include "srvd_bridge.h"
@@ -51,11 +53,20 @@
 #define SRVD_SP_SERVICE "vmbs_chan_sp"
 
 static volatile sig_atomic_t stop_requested;
+/* SIGUSR1: guest links down; SIGUSR2: up again (the latest wins). */
+enum srvd_link_request { SRVD_LINK_NONE, SRVD_LINK_DOWN, SRVD_LINK_UP };
+static volatile sig_atomic_t link_request;
 
 static void
 on_signal(int sig __rte_unused)
 {
 	stop_requested = 1;
+}
+
+static void
+on_link_signal(int sig)
+{
+	link_request = sig == SIGUSR1 ? SRVD_LINK_DOWN : SRVD_LINK_UP;
 }
 
 static struct srvd_state state;
@@ -72,7 +83,8 @@ usage(const char *prog)
 	       "  -p, --stats-period SECS  rate line period (0 = none)\n"
 	       "  -u, --uplink DEVARGS     uplink port (overrides [uplink] device; \"\" = none)\n"
 	       "  -h, --help               this text\n"
-	       "EAL options given before \"--\" replace [eal] args and service_lcores.\n",
+	       "EAL options given before \"--\" replace [eal] args and service_lcores.\n"
+	       "SIGUSR1 takes every guest NIC's link down, SIGUSR2 brings them up again.\n",
 	       prog, VMBS_DEFAULT_CONFIG);
 }
 
@@ -185,7 +197,9 @@ port_link_refresh(struct srvd_state *s, uint16_t idx)
 	pthread_mutex_lock(&link_lock);
 	/* Without reports the link is taken as up: Tx counts what it cannot send. */
 	up = 1;
-	if (p->lsc) {
+	if (__atomic_load_n(&p->admin_down, __ATOMIC_ACQUIRE) != 0) {
+		up = 0;
+	} else if (p->lsc) {
 		memset(&link, 0, sizeof(link));
 		up = rte_eth_link_get_nowait(p->port_id, &link) == 0 &&
 		     link.link_status == RTE_ETH_LINK_UP;
@@ -505,6 +519,49 @@ unmap_slow_path(void)
 }
 
 /*
+ * Take every guest NIC's link down (SIGUSR1) or up again (SIGUSR2). Down:
+ * the bridge stops sending to the port and the pollers stop polling it
+ * (its flag, then a quiescent report from every worker poller), then the
+ * port is stopped, which tells the guest its medium disconnected. While
+ * stopped nothing answers the guest (its RNDIS queries wait). Up: the port
+ * is started (medium connected) and polled again. Main lcore only.
+ */
+static void
+guest_links_set(struct srvd_state *s, bool up)
+{
+	uint16_t i;
+	int ret;
+
+	for (i = 0; i < s->nb_ports; i++) {
+		struct srvd_port *p = &s->ports[i];
+		bool down_now = __atomic_load_n(&p->admin_down, __ATOMIC_RELAXED) != 0;
+
+		if (p->kind != SRVD_PORT_GUEST || down_now != up)
+			continue;
+		if (!up) {
+			__atomic_store_n(&p->admin_down, 1, __ATOMIC_RELEASE);
+			port_link_refresh(s, i);
+			/* A3: pairs with the pollers' quiescent reports (fwd.c). */
+			if (s->qsbr != NULL)
+				rte_rcu_qsbr_synchronize(s->qsbr, RTE_QSBR_THRID_INVALID);
+			p->started = false;
+			ret = rte_eth_dev_stop(p->port_id);
+		} else {
+			ret = rte_eth_dev_start(p->port_id);
+			if (ret == 0) {
+				p->started = true;
+				__atomic_store_n(&p->admin_down, 0, __ATOMIC_RELEASE);
+				port_link_refresh(s, i);
+			}
+		}
+		printf("vmbus-srvd: port %u [%s] administratively %s%s%s\n", p->port_id,
+		       p->section, up ? "up" : "down", ret != 0 ? ": " : "",
+		       ret != 0 ? strerror(-ret) : "");
+		fflush(stdout);
+	}
+}
+
+/*
  * Serve until a signal or the duration: pollers run on their lcores; the
  * main lcore polls too when it is the only one, and otherwise sleeps
  * between housekeeping steps (on a small machine it must not spin).
@@ -536,6 +593,12 @@ serve(struct srvd_state *s)
 		if (stop_requested ||
 		    (cfg->duration_s != 0 && now - start >= (uint64_t)cfg->duration_s * hz))
 			break;
+		if (link_request != SRVD_LINK_NONE) {
+			bool up = link_request == SRVD_LINK_UP;
+
+			link_request = SRVD_LINK_NONE;
+			guest_links_set(s, up);
+		}
 		if (!sp_mapped)
 			sp_mapped = map_slow_path();
 		if (cfg->stats_period_s != 0 &&
@@ -676,6 +739,8 @@ main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_link_signal);
+	signal(SIGUSR2, on_link_signal);
 
 	s->cfg = &cfg;
 	s->hz = rte_get_timer_hz();
@@ -698,6 +763,7 @@ main(int argc, char **argv)
 		exit_code = EXIT_FAILURE;
 		goto out;
 	}
+	s->srv = srv;
 	for (i = 0; i < cfg.nb_nics; i++, s->nb_ports++)
 		if (guest_port_create(&cfg, i, &s->ports[i]) != 0) {
 			exit_code = EXIT_FAILURE;
@@ -713,6 +779,16 @@ main(int argc, char **argv)
 	if (plan_lcores(s) != 0) {
 		exit_code = EXIT_FAILURE;
 		goto out;
+	}
+	if (!s->main_polls) {
+		size_t sz = rte_rcu_qsbr_get_memsize(s->nb_pollers);
+
+		s->qsbr = rte_zmalloc("srvd_qsbr", sz, RTE_CACHE_LINE_SIZE);
+		if (s->qsbr == NULL || rte_rcu_qsbr_init(s->qsbr, s->nb_pollers) != 0) {
+			fprintf(stderr, "vmbus-srvd: cannot create the pollers' QSBR variable\n");
+			exit_code = EXIT_FAILURE;
+			goto out;
+		}
 	}
 	/* The uplink gets a Tx queue per poller (when it has them). */
 	if (cfg.uplink[0] != '\0')
@@ -776,6 +852,7 @@ out:
 		exit_code = EXIT_FAILURE;
 	for (i = 0; i < s->nb_pollers; i++)
 		rte_free(s->pollers[i]);
+	rte_free(s->qsbr);
 	srvd_mac_table_free(s->macs);
 	rte_eal_cleanup();
 	if (exit_code == EXIT_SUCCESS)

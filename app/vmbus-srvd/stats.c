@@ -13,8 +13,10 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include "srvd_bridge.h"
+#include "vmbs_server.h"
 #include "vmbus_srvd.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -42,6 +44,9 @@ srvd_counters_sum(const struct srvd_state *s, uint16_t p, struct srvd_counters *
 		out->drop_vlan += LOAD(c->drop_vlan);
 		out->drop_multiseg += LOAD(c->drop_multiseg);
 		out->tx_copied += LOAD(c->tx_copied);
+		out->rx_vlan += LOAD(c->rx_vlan);
+		out->rx_csum += LOAD(c->rx_csum);
+		out->rx_tso += LOAD(c->rx_tso);
 	}
 }
 
@@ -89,6 +94,14 @@ srvd_stats_rate(const struct srvd_state *s, double secs)
 		printf("%s %s rx %spps %sbit/s tx %spps %sbit/s", p ? " |" : ":",
 		       s->ports[p].section, rp, rb, tp, tb);
 	}
+	/* Leaks show here: both return to their idle values when guests go. */
+	if (s->srv != NULL) {
+		struct vmbs_srv_stats ss;
+
+		vmbs_srv_stats_get(s->srv, &ss);
+		printf(" | mbufs %u in use, vms %u (zombie %u)",
+		       rte_mempool_in_use_count(s->pool), ss.vms_attached, ss.vms_zombie);
+	}
 	printf("\n");
 	fflush(stdout);
 }
@@ -103,6 +116,24 @@ outstanding_requests(uint16_t port_id)
 	    rte_eth_xstats_get_by_id(port_id, &id, &v, 1) != 1)
 		return -1;
 	return (int64_t)v;
+}
+
+/* The driver's per-queue frame counts (as far as ethdev keeps them). */
+static void
+queue_counts(const struct srvd_port *sp)
+{
+	struct rte_eth_stats st;
+	uint16_t q;
+
+	if (rte_eth_stats_get(sp->port_id, &st) != 0)
+		return;
+	printf("vmbus-srvd: port %u [%s] queues: rx", sp->port_id, sp->section);
+	for (q = 0; q < sp->nb_rxq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; q++)
+		printf(" %" PRIu64, st.q_ipackets[q]);
+	printf(" tx");
+	for (q = 0; q < sp->nb_txq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; q++)
+		printf(" %" PRIu64, st.q_opackets[q]);
+	printf("\n");
 }
 
 void
@@ -135,6 +166,10 @@ srvd_stats_summary(const struct srvd_state *s, double secs)
 		       " rx_nombuf %" PRIu64 " outstanding %" PRId64 "\n",
 		       sp->port_id, sp->section, st.ipackets, st.opackets, st.ierrors,
 		       st.oerrors, st.imissed, st.rx_nombuf, outstanding_requests(sp->port_id));
+		printf("vmbus-srvd: port %u [%s] offloads: vlan %" PRIu64 " csum %" PRIu64
+		       " tso %" PRIu64 "\n", sp->port_id, sp->section, c.rx_vlan, c.rx_csum,
+		       c.rx_tso);
+		queue_counts(sp);
 	}
 	printf("vmbus-srvd: mac table: %u of %u entries live\n",
 	       srvd_mac_table_count(s->macs, rte_get_timer_cycles()),

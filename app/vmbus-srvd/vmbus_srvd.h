@@ -12,6 +12,10 @@
  * polling lcore owns its struct srvd_lcore (counters included, single
  * writer, read by the main lcore with relaxed loads). Port link flags are
  * written by the interrupt thread (LSC callback) and read by pollers.
+ * An administrative link change (SIGUSR1/SIGUSR2) flags the port on the
+ * main lcore, waits for every worker poller to report a quiescent state
+ * (rte_rcu_qsbr, one report per pass over its queues), then stops or
+ * starts the port.
  */
 
 #ifndef VMBUS_SRVD_H
@@ -30,7 +34,9 @@
 struct rte_device;
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_rcu_qsbr;
 struct srvd_mac_table;
+struct vmbs_srv;
 
 #define SRVD_MAX_NICS 64
 /* Guest NICs plus one uplink. */
@@ -108,6 +114,10 @@ struct srvd_counters {
 	uint64_t drop_vlan;		/* VLAN tag to a port without VLAN insert */
 	uint64_t drop_multiseg;		/* chain to a port without MULTI_SEGS, no copy */
 	uint64_t tx_copied;		/* chains copied for such a port */
+	/* received frames carrying the guest's per-packet offload info */
+	uint64_t rx_vlan;		/* 802.1Q PPI: tag taken off */
+	uint64_t rx_csum;		/* checksum request PPI (IP, TCP or UDP) */
+	uint64_t rx_tso;		/* LSO request PPI */
 };
 
 enum srvd_port_kind {
@@ -130,6 +140,7 @@ struct srvd_port {
 	bool started;
 	struct rte_device *dev;
 	uint32_t link_up;	/* atomic: the bridge sends to it */
+	uint32_t admin_down;	/* atomic: taken down by SIGUSR1; pollers skip it */
 	rte_spinlock_t txq_lock[SRVD_MAX_PORT_QUEUES];
 };
 
@@ -160,6 +171,9 @@ struct srvd_state {
 	struct srvd_port ports[SRVD_MAX_PORTS];
 	unsigned int nb_pollers;
 	struct srvd_lcore *pollers[RTE_MAX_LCORE];
+	/* Worker pollers report a quiescent state after every pass (NULL: main polls). */
+	struct rte_rcu_qsbr *qsbr;
+	struct vmbs_srv *srv;	/* the attach server (rate line: VMs attached) */
 	uint32_t stop;		/* atomic: pollers leave their loops */
 	bool main_polls;	/* no worker lcore: main polls between housekeeping */
 };
@@ -180,7 +194,10 @@ void srvd_fwd_init(struct srvd_state *s);
 /* Sum of every lcore's counters for port @p p. */
 void srvd_counters_sum(const struct srvd_state *s, uint16_t p, struct srvd_counters *out);
 
-/* Print the rate line since the previous call (@p secs apart). */
+/*
+ * Print the rate line since the previous call (@p secs apart), with the
+ * mbufs in use and the VMs attached (and released but still referenced).
+ */
 void srvd_stats_rate(const struct srvd_state *s, double secs);
 
 /* Print the exit summary (ports still started). */
