@@ -907,6 +907,30 @@ link_is(struct penv *e, uint16_t status)
 	return rte_eth_link_get_nowait(e->port, &l) == 0 && l.link_status == status;
 }
 
+/* Take the guest's status indications until @p status arrives. */
+static bool
+guest_hears(struct penv *e, uint32_t status)
+{
+	uint32_t got = 0, i;
+
+	for (i = 0; i < 16; i++)
+		if (nvg_status_wait(e->g, &got, NULL, NULL) != 0 || got == status)
+			break;
+	return got == status;
+}
+
+/* The guest asks for its medium state (answered while the link is down). */
+static uint32_t
+guest_media(struct penv *e)
+{
+	uint32_t v = UINT32_MAX, len = sizeof(v), status = UINT32_MAX;
+
+	if (nvg_rndis_query(e->g, VMBS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, &v, &len,
+			    &status) != 0 || status != 0)
+		return UINT32_MAX;
+	return v;
+}
+
 static void
 bringup_link_follows_guest(void)
 {
@@ -963,6 +987,23 @@ bringup_link_follows_guest(void)
 	e->started = true;
 	host_attach(e->port, e->nq);
 	CU_ASSERT(WAIT_UNTIL(e, link_is(e, RTE_ETH_LINK_UP)));
+
+	/* Set down by the application while running: the guest hears its
+	 * medium disconnect, its control requests are still answered, and
+	 * frames for it are consumed and counted; set up: connected again.
+	 */
+	ev = lsc_count();
+	CU_ASSERT_EQUAL(rte_eth_dev_set_link_down(e->port), 0);
+	CU_ASSERT(link_is(e, RTE_ETH_LINK_DOWN));
+	CU_ASSERT(guest_hears(e, VMBS_RNDIS_STATUS_MEDIA_DISCONNECT));
+	CU_ASSERT(!e->lsc_ok || WAIT_UNTIL(e, lsc_count() > ev));
+	CU_ASSERT_EQUAL(guest_media(e), VMBS_NDIS_MEDIA_STATE_DISCONNECTED);
+	ev = lsc_count();
+	CU_ASSERT_EQUAL(rte_eth_dev_set_link_up(e->port), 0);
+	CU_ASSERT(WAIT_UNTIL(e, link_is(e, RTE_ETH_LINK_UP)));
+	CU_ASSERT(guest_hears(e, VMBS_RNDIS_STATUS_MEDIA_CONNECT));
+	CU_ASSERT(!e->lsc_ok || WAIT_UNTIL(e, lsc_count() > ev));
+	CU_ASSERT_EQUAL(guest_media(e), VMBS_NDIS_MEDIA_STATE_CONNECTED);
 
 	/* The guest vanishes: down. */
 	ev = lsc_count();

@@ -129,7 +129,7 @@ eth_dev_start(struct rte_eth_dev *dev)
 		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	priv->started = true;
 	/* The guest sees its medium connect while the port runs. */
-	vmbs_nv_link_set(priv->nic, true);
+	vmbs_nv_link_set(priv->nic, !priv->admin_down);
 	eth_link_refresh(dev, false);
 	return 0;
 }
@@ -150,6 +150,35 @@ eth_dev_stop(struct rte_eth_dev *dev)
 	eth_slow_path_flush();	/* nobody polls from now on */
 	eth_link_refresh(dev, false);
 	return 0;
+}
+
+/*
+ * The guest's medium, set by the application while the port keeps
+ * running: unlike a stop, the guest's control requests are still
+ * answered (a 22.11 netvsc guest waits 60 s for an unanswered query).
+ */
+static int
+eth_dev_set_link(struct rte_eth_dev *dev, bool up)
+{
+	struct vmbs_eth_priv *priv = dev->data->dev_private;
+
+	priv->admin_down = !up;
+	if (priv->nic != NULL && priv->started)
+		vmbs_nv_link_set(priv->nic, up);
+	eth_link_refresh(dev, true);
+	return 0;
+}
+
+static int
+eth_dev_set_link_up(struct rte_eth_dev *dev)
+{
+	return eth_dev_set_link(dev, true);
+}
+
+static int
+eth_dev_set_link_down(struct rte_eth_dev *dev)
+{
+	return eth_dev_set_link(dev, false);
 }
 
 static void
@@ -590,6 +619,8 @@ static const struct eth_dev_ops vmbs_eth_ops = {
 	.dev_start = eth_dev_start,
 	.dev_stop = eth_dev_stop,
 	.dev_close = eth_dev_close,
+	.dev_set_link_up = eth_dev_set_link_up,
+	.dev_set_link_down = eth_dev_set_link_down,
 	.rx_queue_setup = eth_rx_queue_setup,
 	.tx_queue_setup = eth_tx_queue_setup,
 	.rx_queue_release = eth_rx_queue_release,

@@ -161,6 +161,7 @@ struct vmbs_eth_priv {
 	struct vmbs_eth_args args;
 	uint16_t port_id;
 	bool started;
+	bool admin_down;		/* rte_eth_dev_set_link_down() */
 	struct rte_eth_dev *dev;
 	struct vmbs_eth_owner *owner;	/* server and request pool */
 	struct vmbs_nv *nic;		/* the netvsp engine of this port */
