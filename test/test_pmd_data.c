@@ -214,6 +214,7 @@ struct penv_cfg {
 	uint32_t recv_buf;		/* guest receive buffer; 0: nv_guest's 2 MiB */
 	bool rxq_intr;			/* intr_conf.rxq */
 	bool doorbells;			/* the guest registers doorbell eventfds */
+	bool tx_rss;			/* tx_rss=1 */
 };
 
 struct penv {
@@ -342,7 +343,10 @@ port_up(struct penv *e, const struct penv_cfg *c)
 	rc += snprintf(args + rc, sizeof(args) - (size_t)rc,
 		       "socket=%s,queues=%u,mtu=%u,mac=00:15:5d:0a:0b:0c", e->path, e->nq, e->mtu);
 	if (c->copybreak >= 0)
-		snprintf(args + rc, sizeof(args) - (size_t)rc, ",copybreak=%d", c->copybreak);
+		rc += snprintf(args + rc, sizeof(args) - (size_t)rc, ",copybreak=%d",
+			       c->copybreak);
+	if (c->tx_rss)
+		snprintf(args + rc, sizeof(args) - (size_t)rc, ",tx_rss=1");
 	rc = rte_vdev_init(e->name, args);
 	if (rc != 0) {
 		fprintf(stderr, "rte_vdev_init(%s, %s): %d\n", e->name, args, rc);
@@ -2011,6 +2015,83 @@ h2g_tx_reads_acks_without_rx(void)
 	penv_down(e);
 }
 
+/*
+ * RSS towards the guest: each frame lands on the queue the guest's own
+ * table picks for the Toeplitz hash of its tuple under the guest's key,
+ * and carries that hash. The guest (like DPDK's netvsc) set Microsoft's
+ * verification key, TCP/IPv4 hashing and table[i] = i % 4, so the
+ * published vectors give the expected hash and queue.
+ */
+static void
+h2g_rss_spreads_by_the_guests_table(void)
+{
+	static const struct {
+		uint8_t src[4], dst[4];
+		uint16_t sport, dport;
+		uint32_t hash;
+	} v[] = {
+		{ { 66, 9, 149, 187 }, { 161, 142, 100, 80 }, 2794, 1766, 0x51ccc178 },
+		{ { 199, 92, 111, 2 }, { 65, 69, 140, 83 }, 14230, 4739, 0xc626b0ea },
+		{ { 24, 19, 198, 95 }, { 12, 22, 207, 184 }, 12898, 38024, 0x5c2b394a },
+		{ { 38, 27, 205, 30 }, { 209, 142, 163, 6 }, 48228, 2217, 0xafc7327f },
+		{ { 153, 39, 163, 191 }, { 202, 188, 127, 2 }, 44251, 1303, 0x10e828a2 },
+	};
+	static uint8_t bufs[RTE_DIM(v) + 1][128];
+	struct penv_cfg c = { .queues = 4, .copybreak = -1, .tx_rss = true };
+	struct rte_mbuf *m[RTE_DIM(v) + 1];
+	struct penv *e = penv_slot();
+	uint32_t i, j, n = (uint32_t)RTE_DIM(v) + 1;
+
+	VMBS_CHECK(penv_ready(e, &c) == 0);
+	for (i = 0; i < RTE_DIM(v); i++) {
+		uint8_t *b = bufs[i];
+
+		memset(b, 0, sizeof(bufs[i]));
+		memcpy(b, nic_mac, 6);
+		memcpy(b + 6, peer_mac, 6);
+		put16be(b + 12, RTE_ETHER_TYPE_IPV4);
+		b[14] = 0x45;
+		put16be(b + 16, sizeof(bufs[i]) - 14);
+		b[22] = 64;
+		b[23] = IPPROTO_TCP;
+		memcpy(b + 26, v[i].src, 4);
+		memcpy(b + 30, v[i].dst, 4);
+		put16be(b + 34, v[i].sport);
+		put16be(b + 36, v[i].dport);
+		b[40] = (uint8_t)i;	/* tells the frames apart */
+	}
+	/* Not IP: not hashed, the Tx queue's own channel. */
+	mk_frame(bufs[RTE_DIM(v)], sizeof(bufs[0]), nic_mac, FK_PLAIN, 77);
+	for (i = 0; i < n; i++) {
+		m[i] = mk_mbuf(bufs[i], sizeof(bufs[i]), 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	CU_ASSERT_EQUAL_FATAL(rte_eth_tx_burst(e->port, 1, m, (uint16_t)n), n);
+	CU_ASSERT_EQUAL_FATAL(nvg_rx_wait(e->g, n), 0);
+	for (i = 0; i < n; i++) {
+		const struct nvg_rx_frame *f = NULL;
+
+		for (j = 0; j < nvg_rx_count(e->g); j++) {
+			f = nvg_rx_get(e->g, j);
+			if (f->len == sizeof(bufs[i]) && memcmp(f->data, bufs[i], f->len) == 0)
+				break;
+			f = NULL;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		if (i == RTE_DIM(v)) {
+			CU_ASSERT_EQUAL(f->queue, 1);
+			CU_ASSERT_FALSE(f->ppi.present & VMBS_RNDIS_PPI_F_HASH_VALUE);
+			continue;
+		}
+		CU_ASSERT(f->ppi.present & VMBS_RNDIS_PPI_F_HASH_VALUE);
+		CU_ASSERT_EQUAL(f->ppi.hash_value, v[i].hash);
+		CU_ASSERT_EQUAL(f->ppi.hash_info, VMBS_NDIS_HASH_FUNCTION_TOEPLITZ |
+						  VMBS_NDIS_HASH_TCP_IPV4);
+		CU_ASSERT_EQUAL(f->queue, (v[i].hash % 128) % 4);
+	}
+	penv_down(e);
+}
+
 /* Frames the guest cannot take (RNDIS down, filter) are consumed and counted. */
 static void
 h2g_undeliverable_consumed_and_counted(void)
@@ -2435,6 +2516,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "h2g_sizes_chains_marks_four_queues", h2g_sizes_chains_marks_four_queues },
 	{ "h2g_full_partition_returns_fewer_then_recovers", h2g_full_partition_then_recovers },
 	{ "h2g_tx_reads_acks_without_rx", h2g_tx_reads_acks_without_rx },
+	{ "h2g_rss_spreads_by_the_guests_table", h2g_rss_spreads_by_the_guests_table },
 	{ "h2g_undeliverable_consumed_and_counted", h2g_undeliverable_consumed_and_counted },
 	{ "rx_interrupt_wakes_on_doorbell_data_and_free",
 	  rx_interrupt_wakes_on_doorbell_data_and_free },

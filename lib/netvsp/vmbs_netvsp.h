@@ -359,4 +359,17 @@ void vmbs_nv_stats_get(const struct vmbs_nv *nic, struct vmbs_nv_stats *st);
  */
 uint16_t vmbs_nv_rss_queue(const struct vmbs_nv *nic, uint32_t hash);
 
+/**
+ * The guest queue for host-to-guest frame @p frame (@p len bytes from its
+ * Ethernet header): Toeplitz over IPv4/IPv6 addresses, and TCP ports when
+ * the guest's hash types include them, with the guest's key and
+ * indirection table, as Hyper-V's switch spreads a VM's receive traffic.
+ * Frames it cannot hash (RSS off, one queue, not IP) go to queue 0 with
+ * *@p hash_info 0; otherwise *@p hash and *@p hash_info are what the
+ * guest gets in the HASH_VALUE and HASH_INFO PPIs. Any thread; a
+ * concurrent RSS change makes a frame land on an old or a new queue.
+ */
+uint16_t vmbs_nv_rss_pick(const struct vmbs_nv *nic, const void *frame, uint32_t len,
+			  uint32_t *hash, uint32_t *hash_info);
+
 #endif /* VMBS_NETVSP_H */

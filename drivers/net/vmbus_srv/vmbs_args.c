@@ -24,6 +24,7 @@ const char *const vmbs_eth_valid_args[] = {
 	VMBS_ARG_ORDERING,
 	VMBS_ARG_MTU,
 	VMBS_ARG_VM,
+	VMBS_ARG_TX_RSS,
 	NULL,
 };
 
@@ -110,6 +111,10 @@ args_one(const char *key, const char *val, void *opaque)
 			return -EINVAL;
 		}
 		snprintf(a->vm, sizeof(a->vm), "%s", val);
+	} else if (strcmp(key, VMBS_ARG_TX_RSS) == 0) {
+		if (args_parse_uint(key, val, 0, 1, &v) != 0)
+			return -EINVAL;
+		a->tx_rss = v == 1;
 	} else if (strcmp(key, VMBS_ARG_ORDERING) == 0) {
 		if (strcmp(val, "strict") == 0) {
 			a->ordering = VMBS_ORDER_STRICT;
@@ -176,7 +181,7 @@ vmbs_eth_args_parse(const char *name, const char *args, struct vmbs_eth_args *ou
 	if (args != NULL && *args != '\0') {
 		kv = rte_kvargs_parse(args, (const char **)(uintptr_t)vmbs_eth_valid_args);
 		if (kv == NULL) {
-			VMBS_INIT_LOG(ERR, "%s: cannot parse devargs \"%s\" (keys: socket, vm, mac, instance, queues, copybreak, ordering, mtu)",
+			VMBS_INIT_LOG(ERR, "%s: cannot parse devargs \"%s\" (keys: socket, vm, mac, instance, queues, copybreak, ordering, mtu, tx_rss)",
 				      name, args);
 			return -EINVAL;
 		}

@@ -37,6 +37,7 @@
 #define VMBS_ARG_ORDERING "ordering"
 #define VMBS_ARG_MTU "mtu"
 #define VMBS_ARG_VM "vm"
+#define VMBS_ARG_TX_RSS "tx_rss"
 
 /* Defaults, each justified where the knob is used. */
 #define VMBS_DEFAULT_SOCKET "/run/vmbus-srv/attach.sock"
@@ -65,6 +66,7 @@ struct vmbs_eth_args {
 	uint16_t mtu;
 	uint32_t copybreak;	/* frames below this are copied, not attached */
 	enum vmbs_ordering ordering;
+	bool tx_rss;		/* Tx picks the guest queue by its RSS table */
 };
 
 /* Parse @p args (may be NULL or empty) for port @p name; 0 or -EINVAL. */

@@ -368,7 +368,7 @@ vmbs_eth_rx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
  * Tx path, unless the Rx lcore is polling right now.
  */
 static bool
-tx_reap_acks(struct vmbs_eth_txq *txq)
+tx_reap_acks(struct vmbs_eth_txq *txq, uint16_t q)
 {
 	struct rte_eth_dev_data *data = txq->priv->dev->data;
 	struct vmbs_eth_rxq *rxq;
@@ -380,7 +380,7 @@ tx_reap_acks(struct vmbs_eth_txq *txq)
 			vmbs_nv_poll(txq->priv->nic, c, 0);
 		return true;
 	}
-	rxq = data->rx_queues[txq->queue_id % data->nb_rx_queues];
+	rxq = data->rx_queues[q % data->nb_rx_queues];
 	if (rxq == NULL || !rte_spinlock_trylock(&rxq->lock))
 		return false;
 	rx_poll_channels(rxq);
@@ -430,11 +430,11 @@ tx_ppi(const struct rte_mbuf *m, struct vmbs_rndis_ppi_info *ppi)
  * never wait for an Rx burst that may not come.
  */
 static void
-tx_kick(struct vmbs_eth_txq *txq)
+tx_kick(struct vmbs_eth_txq *txq, uint16_t q)
 {
 	struct vmbs_eth_priv *priv = txq->priv;
 	struct rte_eth_dev_data *data = priv->dev->data;
-	uint16_t c = vmbs_nv_tx_channel(priv->nic, txq->queue_id);
+	uint16_t c = vmbs_nv_tx_channel(priv->nic, q);
 	struct vmbs_eth_rxq *rxq;
 
 	if (data->nb_rx_queues == 0) {
@@ -448,6 +448,28 @@ tx_kick(struct vmbs_eth_txq *txq)
 	rte_spinlock_unlock(&rxq->lock);
 }
 
+/* Frames for guest queue @p q; fewer only when its slots ran out. */
+static uint16_t
+tx_to_queue(struct vmbs_eth_txq *txq, uint16_t q, const struct vmbs_nv_txframe *fr,
+	    uint16_t k)
+{
+	struct vmbs_nv *nic = txq->priv->nic;
+	uint16_t sent = vmbs_nv_tx_burst(nic, q, fr, k);
+
+	if (sent < k && tx_reap_acks(txq, q))
+		sent = (uint16_t)(sent + vmbs_nv_tx_burst(nic, q, fr + sent, k - sent));
+	return sent;
+}
+
+/*
+ * Host to guest. Tx queue i delivers on channel i; with tx_rss=1 a guest
+ * with several queues and RSS set gets each frame on the queue its own
+ * indirection table picks (vmbs_nv_rss_pick()), as Hyper-V spreads a
+ * VM's receive traffic, which suits applications (a switch) whose Tx
+ * queue is just the lcore's. Consecutive frames for one queue go out as one transfer; the
+ * burst stops at the first queue that is out of receive slots, so what
+ * is returned is always a prefix and each flow keeps its order.
+ */
 uint16_t
 vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -455,14 +477,19 @@ vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 	struct vmbs_eth_priv *priv = txq->priv;
 	struct vmbs_nv_txframe fr[VMBS_TX_CHUNK];
 	struct iovec iov[VMBS_TX_CHUNK][VMBS_TX_MAX_SEGS];
+	uint16_t dest[VMBS_TX_CHUNK];
+	uint64_t kick = 0;
 	uint16_t total = 0;
+	bool short_of_slots = false;
 
-	while (total < n) {
+	while (total < n && !short_of_slots) {
 		uint16_t k = (uint16_t)RTE_MIN((uint32_t)(n - total), VMBS_TX_CHUNK);
-		uint16_t i, sent;
+		uint16_t i, j, sent, done = 0;
 
 		for (i = 0; i < k; i++) {
-			const struct rte_mbuf *m = pkts[total + i];
+			struct rte_mbuf *head = pkts[total + i];
+			const struct rte_mbuf *m = head;
+			uint32_t hash, hash_info;
 			uint16_t s = 0;
 
 			for (; m != NULL && s < VMBS_TX_MAX_SEGS; m = m->next, s++) {
@@ -474,19 +501,40 @@ vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 			fr[i].iovcnt = m == NULL ? s : 0;
 			if (m != NULL)
 				txq->multiseg_linearize_fail++;
-			tx_ppi(pkts[total + i], &fr[i].ppi);
+			tx_ppi(head, &fr[i].ppi);
+			hash_info = 0;
+			if (priv->args.tx_rss)
+				dest[i] = vmbs_nv_rss_pick(priv->nic,
+							   rte_pktmbuf_mtod(head, void *),
+							   head->data_len, &hash, &hash_info);
+			if (hash_info != 0) {
+				fr[i].ppi.present |= VMBS_RNDIS_PPI_F_HASH_VALUE |
+						     VMBS_RNDIS_PPI_F_HASH_INFO;
+				fr[i].ppi.hash_value = hash;
+				fr[i].ppi.hash_info = hash_info;
+			} else {
+				dest[i] = txq->queue_id;
+			}
 		}
-		sent = vmbs_nv_tx_burst(priv->nic, txq->queue_id, fr, k);
-		if (sent < k && tx_reap_acks(txq))
-			sent = (uint16_t)(sent + vmbs_nv_tx_burst(priv->nic, txq->queue_id,
-								   fr + sent, k - sent));
-		rte_pktmbuf_free_bulk(&pkts[total], sent);
-		total = (uint16_t)(total + sent);
-		if (sent < k)
-			break;
+		for (i = 0; i < k; i = j) {
+			for (j = (uint16_t)(i + 1); j < k && dest[j] == dest[i]; j++)
+				;
+			sent = tx_to_queue(txq, dest[i], fr + i, (uint16_t)(j - i));
+			if (sent > 0)
+				kick |= UINT64_C(1) << (dest[i] % 64);
+			done = (uint16_t)(done + sent);
+			if (sent < j - i) {
+				short_of_slots = true;
+				break;
+			}
+		}
+		rte_pktmbuf_free_bulk(&pkts[total], done);
+		total = (uint16_t)(total + done);
 	}
-	if (total > 0)
-		tx_kick(txq);
+	while (kick != 0) {
+		tx_kick(txq, (uint16_t)__builtin_ctzll(kick));
+		kick &= kick - 1;
+	}
 	return total;
 }
 
