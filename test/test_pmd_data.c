@@ -1018,6 +1018,37 @@ bringup_link_follows_guest(void)
 	penv_down(e);
 }
 
+/*
+ * An application that never calls Rx (testpmd txonly, or idle): the
+ * guest's bring-up is still answered (DPDK's netvsc would wait forever),
+ * and frames sent to it arrive.
+ */
+static uint32_t tx_all(struct penv *e, uint16_t q, struct rte_mbuf **m, uint32_t n);
+static struct rte_mbuf *mk_mbuf(const uint8_t *data, uint32_t len, uint32_t nseg);
+
+static void
+bringup_without_rx_bursts(void)
+{
+	static uint8_t buf[300];
+	struct penv_cfg c = { .queues = 2, .copybreak = -1 };
+	struct penv *e = penv_slot();
+	struct rte_mbuf *m;
+
+	VMBS_CHECK(penv_up(e, &c) == 0);
+	host_detach();		/* from here on nobody calls rte_eth_rx_burst() */
+	CU_ASSERT_EQUAL_FATAL(nvg_bringup(e->g), 0);
+	CU_ASSERT_EQUAL_FATAL(nvg_configure(e->g, 2), 0);
+	CU_ASSERT_EQUAL_FATAL(nvg_start(e->g), 0);
+	CU_ASSERT(WAIT_UNTIL(e, link_is(e, RTE_ETH_LINK_UP)));
+	mk_frame(buf, sizeof(buf), nic_mac, FK_PLAIN, 5);
+	m = mk_mbuf(buf, sizeof(buf), 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(tx_all(e, 1, &m, 1), 1);
+	CU_ASSERT_EQUAL(nvg_rx_wait(e->g, 1), 0);
+	host_attach(e->port, e->nq);
+	penv_down(e);
+}
+
 /* vm= names the VM the NIC is offered to (here not the last devarg). */
 static void
 vm_devarg_names_the_vm(void)
@@ -2500,6 +2531,7 @@ suite_cleanup(void)
 
 static const struct vmbs_test_case cases[] = {
 	{ "bringup_link_follows_guest_filter_and_port", bringup_link_follows_guest },
+	{ "bringup_without_rx_bursts", bringup_without_rx_bursts },
 	{ "vm_devarg_names_the_vm", vm_devarg_names_the_vm },
 	{ "g2h_jumbo_every_layout_default_copybreak", g2h_one_queue_default_copybreak },
 	{ "g2h_four_queues_copybreak_0_all_zero_copy", g2h_four_queues_all_zero_copy },

@@ -117,6 +117,18 @@ eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	return 0;
 }
 
+static void
+eth_idle_alarm(void *arg)
+{
+	struct rte_eth_dev *dev = arg;
+	struct vmbs_eth_priv *priv = dev->data->dev_private;
+
+	if (!priv->started)
+		return;
+	vmbs_eth_idle_poll(priv);
+	rte_eal_alarm_set(VMBS_IDLE_POLL_MS * 1000, eth_idle_alarm, dev);
+}
+
 static int
 eth_dev_start(struct rte_eth_dev *dev)
 {
@@ -131,6 +143,7 @@ eth_dev_start(struct rte_eth_dev *dev)
 	/* The guest sees its medium connect while the port runs. */
 	vmbs_nv_link_set(priv->nic, !priv->admin_down);
 	eth_link_refresh(dev, false);
+	rte_eal_alarm_set(VMBS_IDLE_POLL_MS * 1000, eth_idle_alarm, dev);
 	return 0;
 }
 
@@ -145,6 +158,8 @@ eth_dev_stop(struct rte_eth_dev *dev)
 	for (i = 0; i < dev->data->nb_tx_queues; i++)
 		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
 	priv->started = false;
+	/* Waits for a tick in progress; none is set again after this. */
+	rte_eal_alarm_cancel(eth_idle_alarm, dev);
 	if (priv->nic != NULL)
 		vmbs_nv_link_set(priv->nic, false);
 	eth_slow_path_flush();	/* nobody polls from now on */

@@ -106,7 +106,11 @@ struct vmbs_eth_rxq {
 	uint16_t queue_id;
 	uint32_t copybreak;
 	bool iova_is_va;	/* attached frames carry a DMA-able IOVA */
+	bool sp_on_service_lcore;	/* cached: a service lcore runs the slow path */
+	uint32_t sp_recheck;		/* rx_slow_path() calls until the next look */
 	uint32_t polls;
+	uint32_t idle_seen;		/* polls at the last idle-poll tick */
+	uint64_t idle_polls;		/* channels polled by the idle tick */
 	uint32_t stash_head;
 	uint32_t stash_n;
 	struct vmbs_eth_rxq_stats stats;
@@ -193,6 +197,10 @@ int vmbs_eth_intr_setup(struct rte_eth_dev *dev);
 void vmbs_eth_intr_teardown(struct rte_eth_dev *dev);
 int vmbs_eth_rx_intr_enable(struct rte_eth_dev *dev, uint16_t q);
 int vmbs_eth_rx_intr_disable(struct rte_eth_dev *dev, uint16_t q);
+
+/* Interrupt thread: poll Rx queues the application leaves alone. */
+#define VMBS_IDLE_POLL_MS 10u
+void vmbs_eth_idle_poll(struct vmbs_eth_priv *priv);
 
 uint16_t vmbs_eth_rx_burst(void *rxq, struct rte_mbuf **pkts, uint16_t n);
 uint16_t vmbs_eth_tx_burst(void *txq, struct rte_mbuf **pkts, uint16_t n);
