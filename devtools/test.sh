@@ -12,7 +12,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-./devtools/prepare.sh 512
+./devtools/prepare.sh 1024
 # Hugepages are now guaranteed, so tests that need them must not skip.
 export VMBS_REQUIRE_HUGEPAGES=1
 

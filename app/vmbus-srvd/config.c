@@ -110,7 +110,7 @@ parse_id_list(const char *what, const char *s, bool users, uint32_t *ids,
 
 /* Keys of a [nicN] section, passed through as net_vmbus_srv devargs. */
 static const char *const nic_keys[] = {
-	"mac", "instance", "queues", "copybreak", "ordering", "mtu", "vm",
+	"mac", "instance", "queues", "copybreak", "ordering", "mtu", "vm", "tx_rss",
 };
 
 static int
@@ -204,7 +204,7 @@ static const char *const server_keys[] = {
 };
 static const char *const bridge_keys[] = {
 	"mac_aging", "mac_table_size", "burst", "tx_retries", "tx_retry_delay_us",
-	"mbufs", "rx_desc", "tx_desc", NULL,
+	"tx_stall_retries", "mbufs", "rx_desc", "tx_desc", NULL,
 };
 static const char *const eal_keys[] = { "args", "service_lcores", NULL };
 static const char *const uplink_keys[] = { "device", "queues", NULL };
@@ -260,6 +260,7 @@ srvd_config_defaults(struct srvd_config *cfg)
 	cfg->burst = VMBS_MAX_BURST;
 	cfg->tx_retries = 64;
 	cfg->tx_retry_delay_us = 10;
+	cfg->tx_stall_retries = 2;
 	cfg->rx_desc = 1024;
 	cfg->tx_desc = 1024;
 	snprintf(cfg->eal_args, sizeof(cfg->eal_args), "-l 0 --in-memory --no-pci --no-telemetry");
@@ -315,6 +316,8 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	    get_u32(f, path, "bridge", "tx_retries", 0, 1000000, &cfg->tx_retries) != 0 ||
 	    get_u32(f, path, "bridge", "tx_retry_delay_us", 0, 1000000,
 		    &cfg->tx_retry_delay_us) != 0 ||
+	    get_u32(f, path, "bridge", "tx_stall_retries", 0, 1000000,
+		    &cfg->tx_stall_retries) != 0 ||
 	    get_u32(f, path, "bridge", "mbufs", 0, 1u << 24, &cfg->mbufs) != 0 ||
 	    get_u32(f, path, "bridge", "rx_desc", 64, 16384, &cfg->rx_desc) != 0 ||
 	    get_u32(f, path, "bridge", "tx_desc", 64, 16384, &cfg->tx_desc) != 0)

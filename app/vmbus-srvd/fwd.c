@@ -6,7 +6,8 @@
  * Poll loops and forwarding. Each polling lcore walks its (port, queue)
  * list; every burst goes through the bridge (srvd_bridge_decide()) and is
  * sorted into per-destination arrays, which are then sent with bounded
- * retry on this lcore's Tx queue of each port.
+ * retry, while the destination makes progress, on this lcore's Tx queue of
+ * each port.
  *
  * Frames are never written: zero-copy Rx mbufs point at guest memory
  * mapped read-only (docs/pmd.md). Only mbuf metadata of a frame this lcore
@@ -96,18 +97,25 @@ txq_unlock(struct srvd_port *p, uint16_t q)
 
 /*
  * Send what is pending for port @p out. A guest that has not returned
- * receive slots yet refuses frames: retry a bounded number of times,
- * sleeping between tries so that on a small machine the guest gets the CPU
- * to acknowledge, then drop and count the rest.
+ * receive slots yet refuses frames: retry while it makes progress, sleeping
+ * between tries so that on a small machine the guest gets the CPU to
+ * acknowledge, then drop and count the rest. At most tx_retries tries; a
+ * run of tx_stall_retries tries in a row that send nothing ends it early
+ * and marks the destination stalled (a guest that stopped polling, or one
+ * descheduled for longer). A stalled destination gets a single try per
+ * flush, no wait, until it takes a frame again: one guest that does not
+ * consume costs the lcore one Tx call per burst, never its retry budget,
+ * and the other ports' traffic keeps flowing.
  */
 static void
 pend_flush(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out)
 {
+	const struct srvd_config *cfg = s->cfg;
 	struct srvd_port *p = &s->ports[out];
 	struct rte_mbuf **pkts = lc->pend[out];
-	uint16_t n = lc->nb_pend[out], q = lc->txq[out], sent, i;
+	uint16_t n = lc->nb_pend[out], q = lc->txq[out], sent, k, i;
 	uint64_t bytes = 0, dropped_bytes = 0;
-	uint32_t r;
+	uint32_t r, idle = 0;
 
 	lc->nb_pend[out] = 0;
 	/* Lengths now: sent mbufs are no longer ours to read. */
@@ -116,15 +124,30 @@ pend_flush(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out)
 	txq_lock(p, q);
 	sent = rte_eth_tx_burst(p->port_id, q, pkts, n);
 	txq_unlock(p, q);
-	for (r = 0; sent < n && r < s->cfg->tx_retries; r++) {
-		if (s->cfg->tx_retry_delay_us != 0)
-			rte_delay_us_sleep(s->cfg->tx_retry_delay_us);
+	if (sent != 0)
+		lc->tx_stalled[out] = false;
+	else if (lc->tx_stalled[out])
+		idle = UINT32_MAX;	/* still stalled: no retry */
+	for (r = 0; sent < n && r < cfg->tx_retries && idle <= cfg->tx_stall_retries; r++) {
+		if (idle == cfg->tx_stall_retries) {
+			/* This many tries in a row took nothing. */
+			lc->tx_stalled[out] = true;
+			break;
+		}
+		if (cfg->tx_retry_delay_us != 0)
+			rte_delay_us_sleep(cfg->tx_retry_delay_us);
 		else
 			rte_pause();
 		txq_lock(p, q);
-		sent = (uint16_t)(sent + rte_eth_tx_burst(p->port_id, q, pkts + sent,
-							  (uint16_t)(n - sent)));
+		k = rte_eth_tx_burst(p->port_id, q, pkts + sent, (uint16_t)(n - sent));
 		txq_unlock(p, q);
+		if (k == 0) {
+			idle++;
+		} else {
+			idle = 0;
+			lc->tx_stalled[out] = false;
+			sent = (uint16_t)(sent + k);
+		}
 	}
 	if (unlikely(sent < n)) {
 		for (i = sent; i < n; i++)

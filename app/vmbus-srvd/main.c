@@ -240,7 +240,11 @@ guest_port_create(const struct srvd_config *cfg, unsigned int i, struct srvd_por
 	snprintf(p->name, sizeof(p->name), "net_vmbus_srv%u", i);
 	snprintf(p->section, sizeof(p->section), "%s", cfg->nics[i].section);
 	p->kind = SRVD_PORT_GUEST;
-	snprintf(devargs, sizeof(devargs), "socket=%s%s%s", cfg->socket,
+	/* tx_rss=1: which lcore forwards a frame says nothing about the
+	 * guest queue it belongs on; the guest's RSS table does (a [nicN]
+	 * tx_rss key, later in the list, overrides it).
+	 */
+	snprintf(devargs, sizeof(devargs), "socket=%s,tx_rss=1%s%s", cfg->socket,
 		 cfg->nics[i].devargs[0] ? "," : "", cfg->nics[i].devargs);
 	ret = rte_vdev_init(p->name, devargs);
 	if (ret != 0) {

@@ -73,6 +73,7 @@ struct srvd_config {
 	uint32_t burst;
 	uint32_t tx_retries;
 	uint32_t tx_retry_delay_us;
+	uint32_t tx_stall_retries;	/* retries in a row sending nothing: stalled */
 	uint32_t mbufs;		/* 0 = sized from the ports */
 	uint32_t rx_desc;
 	uint32_t tx_desc;
@@ -159,6 +160,8 @@ struct srvd_lcore {
 	struct srvd_counters cnt[SRVD_MAX_PORTS];
 	/* Frames of the current burst per destination port. */
 	uint16_t nb_pend[SRVD_MAX_PORTS];
+	/* A destination that stopped taking frames: one try per flush, no retry. */
+	bool tx_stalled[SRVD_MAX_PORTS];
 	struct rte_mbuf *pend[SRVD_MAX_PORTS][VMBS_MAX_BURST];
 };
 

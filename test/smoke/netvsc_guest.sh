@@ -241,31 +241,39 @@ run_case() {
 	done
 
 	# Exact count, no saturation: 8 bursts of 32 per queue, then nothing.
-	# First let the server drain what the saturated rings still hold.
-	k=0
-	prev=-1
-	while [ $k -lt 40 ]; do
-		mark 3 "drain_$k"
-		printf 'show port stats 0\n' >&3
-		cur=$(stat_wait "$slog" "mark_drain_$k" RX-packets)
-		[ "$cur" = "$prev" ] && break
-		prev=$cur
-		sleep 0.5
-		k=$((k + 1))
-	done
-	printf 'clear port stats all\n' >&3
-	printf 'set txpkts 1000\nset fwd io\nstart tx_first 8\n' >&4
-	sleep 2
-	printf 'stop\n' >&4
-	sleep 1
-	mark 3 exact
-	printf 'show port stats 0\n' >&3
-	srx=$(stat_wait "$slog" mark_exact RX-packets)
+	# The server's RX-packets before and after, each read once the count
+	# stopped moving (the saturated rings drain first): the difference.
+	settled_rx() {
+		k=0
+		prev=-1
+		while [ $k -lt 40 ]; do
+			mark 3 "drain_$1_$k"
+			printf 'show port stats 0\n' >&3
+			cur=$(stat_wait "$slog" "mark_drain_$1_$k" RX-packets)
+			if [ "$cur" = "$prev" ]; then
+				echo "$cur"
+				return 0
+			fi
+			prev=$cur
+			sleep 0.5
+			k=$((k + 1))
+		done
+		return 1
+	}
 	want=$((256 * q))
-	if [ "$srx" = "$want" ]; then
-		ok "$name: exactly the $want frames the guest sent arrived"
+	if ! rx0=$(settled_rx before); then
+		ko "$name: the server's RX count never settled after txonly"
 	else
-		ko "$name: guest sent $want frames, the server received $srx"
+		printf 'set txpkts 1000\nset fwd io\nstart tx_first 8\n' >&4
+		sleep 2
+		printf 'stop\n' >&4
+		if ! rx1=$(settled_rx after); then
+			ko "$name: the server's RX count never settled after the exact burst"
+		elif [ $((rx1 - rx0)) = "$want" ]; then
+			ok "$name: exactly the $want frames the guest sent arrived"
+		else
+			ko "$name: guest sent $want frames, the server received $((rx1 - rx0))"
+		fi
 	fi
 	printf 'stop\n' >&3
 

@@ -16,6 +16,15 @@
 #                MAC stays unknown and every frame floods to B, C and the
 #                uplink; B checks them all; C (promiscuous) must see N
 #                frames not addressed to it. Ends on SIGTERM.
+#   stall        3 NICs, 1 lcore, a retry budget of 0.2 s (4000 x 50 us)
+#                and the default tx_stall_retries: C comes up, then is
+#                stopped (SIGSTOP: it never returns a receive slot again);
+#                A sends N frames (paced) to B's unknown MAC, so every burst
+#                floods to B and C. C costs the poller a few retries, never
+#                the budget: B gets all N intact within 10 s (spending the
+#                budget on every burst would take minutes), C's frames
+#                beyond its receive buffer are dropped (tx_full, or the
+#                PMD's oerrors once C's ring is full).
 #
 # Usage: srvd_bridge.sh VMBUS_SRVD NVG_TRAFFIC
 set -u
@@ -210,6 +219,7 @@ socket = $dir/s
 ; Backpressure instead of loss: a guest slow to acknowledge gets time.
 tx_retries = 4000
 tx_retry_delay_us = 50
+tx_stall_retries = 4000
 [nic0]
 vm = ga
 mac = $MAC_A
@@ -324,12 +334,75 @@ CONF
 	show_logs_on_failure "$fail0"
 }
 
+# A guest that stops consuming must not hold up the others (tx_stall_retries).
+run_stall() {
+	fail0=$fail
+	cat >"$dir/conf" <<CONF
+[server]
+socket = $dir/s
+[bridge]
+tx_retries = 4000
+tx_retry_delay_us = 50
+[nic0]
+vm = ga
+mac = $MAC_A
+[nic1]
+vm = gb
+mac = $MAC_B
+[nic2]
+vm = gc
+mac = $MAC_C
+CONF
+	start_srvd "-l 0" || return
+	guest b gb $MAC_A 0 "$N" --timeout-s 30
+	guest c gc $MAC_A 0 0 --promisc --recv-buf 262144 --timeout-s 60
+	guest a ga $MAC_B "$N" 0 --timeout-s 30 --pace-us 100
+	for g in a b c; do
+		wait_file "$dir/ready_$g" 400
+	done
+	# C's tool (timeout's child) stops for good: its slots stay taken.
+	c_tool=$(pgrep -P "$pid_c" | head -1)
+	kill -STOP "$c_tool"
+	t0=$(date +%s)
+	: >"$dir/go"
+	wait_pid "$pid_a" 900
+	rc_a=$?
+	wait_pid "$pid_b" 900
+	rc_b=$?
+	t=$(($(date +%s) - t0))
+	kill -9 "$c_tool" 2>/dev/null
+	wait_pid "$pid_c" 100
+	if [ $rc_a = 0 ] && [ $rc_b = 0 ] && [ "$t" -le 10 ]; then
+		ok "$name: B got all $N frames in ${t} s while C never consumed"
+	else
+		ko "$name: guest exits A $rc_a B $rc_b after ${t} s"
+	fi
+	kill -TERM "$srvd_pid"
+	wait_pid "$srvd_pid" 300
+	rc=$?
+	srvd_pid=
+	log=$dir/srvd.log
+	full=$(sv nic2 dropped tx_full "$log")
+	if [ "$(sv nic1 frames tx "$log")" = "$N" ] && [ "$(drops nic1 "$log")" = 0 ] &&
+	   [ "${full:-0}" -gt 0 ] &&
+	   [ $(($(sv nic2 frames tx "$log") + full)) = "$N" ] &&
+	   [ "$(sv nic2 pmd opackets "$log")" -lt "$N" ]; then
+		ok "$name: summary: $N to B, no drops; C took $(sv nic2 frames tx "$log"), $full tx_full"
+	else
+		ko "$name: summary: nic1 tx $(sv nic1 frames tx "$log") drops $(drops nic1 "$log"),\
+ nic2 tx $(sv nic2 frames tx "$log") tx_full ${full:-?} (server exit $rc)"
+	fi
+	show_logs_on_failure "$fail0"
+}
+
 new_pass pair_copy
 run_pair "-l 0" duration "copybreak = 65535"
 new_pass pair_zc
 run_pair "-l 0-1" INT "queues = 2"
 new_pass flood
 run_flood
+new_pass stall
+run_stall
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
