@@ -510,7 +510,6 @@ vmbs_rx_get_ext_data(struct vmbs_rx *rx, uint32_t flags, const struct vmbs_sgl *
 	struct vmbs_chan *chan = rx->chan;
 	struct vmbs_sgl *sgl = rx->sgl;
 	uint32_t n = 0, i;
-	uint64_t tot = 0;
 	int rc;
 
 	if ((flags & ~VMBS_EXT_F_RO) != 0 || out == NULL || !rx->in_cb ||
@@ -526,10 +525,7 @@ vmbs_rx_get_ext_data(struct vmbs_rx *rx, uint32_t flags, const struct vmbs_sgl *
 		*out = sgl;
 		return 0;
 	}
-	rc = vmbs_gm_translate_ranges(chan->p.gm, rx->buf + rx->di.range_off,
-				      rx->di.range_len, rx->di.range_cnt,
-				      (flags & VMBS_EXT_F_RO) ? VMBS_GM_F_RO : 0,
-				      sgl->seg, chan->p.max_ext_segs, &n);
+	rc = vmbs_chan_pvt_sgl_translate(rx, flags);
 	if (rc == -ENOBUFS)
 		return -E2BIG;
 	if (rc == -EFAULT && !rx->pinned) {
@@ -554,11 +550,7 @@ vmbs_rx_get_ext_data(struct vmbs_rx *rx, uint32_t flags, const struct vmbs_sgl *
 	}
 	if (rc != 0)
 		return rc == -EINVAL ? -EBADMSG : rc;
-	sgl->nseg = n;
-	sgl->flags = flags;
-	for (i = 0; i < n; i++)
-		tot += sgl->seg[i].len;
-	sgl->len = tot;
+	n = sgl->nseg;
 	if (!rx->pinned) {
 		/* The translation already knows each segment's region. */
 		for (i = 0; i < n; i++)

@@ -108,24 +108,14 @@ sp_ms_to_tsc(uint64_t ms)
 static bool
 sp_mem_retry(struct vmbs_rx *rx, uint64_t now)
 {
-	struct vmbs_chan *chan = rx->chan;
-	struct vmbs_sgl *sgl = rx->sgl;
-	uint32_t n = 0, i, backoff;
-	uint64_t tot = 0;
+	uint32_t backoff;
 	int rc;
 
 	/* Regions are added under this lock (lib/vm), never under our feet. */
 	vmbs_chan_gm_lock();
-	rc = vmbs_gm_translate_ranges(chan->p.gm, rx->buf + rx->di.range_off,
-				      rx->di.range_len, rx->di.range_cnt,
-				      (sgl->flags & VMBS_EXT_F_RO) ? VMBS_GM_F_RO : 0,
-				      sgl->seg, chan->p.max_ext_segs, &n);
+	rc = vmbs_chan_pvt_sgl_translate(rx, rx->sgl->flags);
 	vmbs_chan_gm_unlock();
 	if (rc == 0) {
-		for (i = 0; i < n; i++)
-			tot += sgl->seg[i].len;
-		sgl->nseg = n;
-		sgl->len = tot;
 		rx->await_mem = false;
 		sp_st.mem_arrived++;
 		sp_pin(rx);

@@ -164,6 +164,34 @@ struct vmbs_chan {
 	bool sp_reserved;
 };
 
+/*
+ * Translate @p rx's GPA ranges into its sgl (view @p flags). On success
+ * the sgl holds the segments, their total and @p flags; otherwise it is
+ * untouched but for segments. Returns vmbs_gm_translate_ranges()'s code.
+ */
+static inline int
+vmbs_chan_pvt_sgl_translate(struct vmbs_rx *rx, uint32_t flags)
+{
+	struct vmbs_chan *chan = rx->chan;
+	struct vmbs_sgl *sgl = rx->sgl;
+	uint32_t n = 0, i;
+	uint64_t tot = 0;
+	int rc;
+
+	rc = vmbs_gm_translate_ranges(chan->p.gm, rx->buf + rx->di.range_off,
+				      rx->di.range_len, rx->di.range_cnt,
+				      (flags & VMBS_EXT_F_RO) ? VMBS_GM_F_RO : 0,
+				      sgl->seg, chan->p.max_ext_segs, &n);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		tot += sgl->seg[i].len;
+	sgl->nseg = n;
+	sgl->len = tot;
+	sgl->flags = flags;
+	return 0;
+}
+
 /* ---- gate ---- */
 
 static inline bool
