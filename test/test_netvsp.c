@@ -2564,6 +2564,83 @@ disconnect_mid_traffic(void)
 	env_down(e);
 }
 
+/* ---- 10. Tx queues of several lcores onto one guest queue ---- */
+
+#define RACE_BURSTS 200000u
+
+struct race_arg {
+	struct vmbs_nv *nic;
+	const struct vmbs_nv_txframe *tf;
+};
+
+static void *
+race_tx(void *p)
+{
+	const struct race_arg *a = p;
+	uint32_t i;
+
+	for (i = 0; i < RACE_BURSTS; i++)
+		vmbs_nv_tx_burst(a->nic, 0, a->tf, 16);
+	return NULL;
+}
+
+/*
+ * With tx_rss several Tx queues deliver on one guest queue at once; the
+ * drops counted before the partition lock (link or RNDIS down, filter
+ * off) must add up from every thread (they were plain increments).
+ */
+static void
+concurrent_tx_counts_every_drop(void)
+{
+	static uint8_t buf[128];
+	struct env_cfg cfg = { .queues = 1 };
+	struct vmbs_nv_txframe tf[16];
+	struct vmbs_nv_queue_stats qs;
+	struct race_arg arg;
+	pthread_t th[2];
+	struct iovec iov;
+	uint32_t i;
+	struct env *e = env_slot();
+
+	VMBS_CHECK(env_ready(e, &cfg, 1) == 0);
+	mk_frame(buf, sizeof(buf), nic_mac, 3);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	memset(tf, 0, sizeof(tf));
+	for (i = 0; i < 16; i++) {
+		tf[i].iov = &iov;
+		tf[i].iovcnt = 1;
+	}
+	/* The guest goes: RNDIS is down, every frame is a tx_down drop. */
+	nvg_destroy(e->g);
+	e->g = NULL;
+	CU_ASSERT(vm_gone(e));
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &qs), 0);
+	arg.nic = e->nic;
+	arg.tf = tf;
+	/* One CPU each: created here they would inherit the main lcore's. */
+	for (i = 0; i < 2; i++) {
+		pthread_attr_t at;
+		cpu_set_t cs;
+
+		CPU_ZERO(&cs);
+		CPU_SET(i % (uint32_t)RTE_MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L), &cs);
+		pthread_attr_init(&at);
+		pthread_attr_setaffinity_np(&at, sizeof(cs), &cs);
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], &at, race_tx, &arg), 0);
+		pthread_attr_destroy(&at);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	{
+		uint64_t before = qs.tx_down;
+
+		CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &qs), 0);
+		CU_ASSERT_EQUAL(qs.tx_down - before, 2ull * RACE_BURSTS * 16);
+	}
+	env_down(e);
+}
+
 /* ---- suite ---- */
 
 static int
@@ -2613,6 +2690,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "control_slot_exhaustion_backlogs_replies", ctl_slot_exhaustion },
 	{ "link_changes_are_indicated", link_indications },
 	{ "abrupt_exit_mid_traffic_then_new_session", disconnect_mid_traffic },
+	{ "concurrent_tx_on_one_queue_counts_every_drop", concurrent_tx_counts_every_drop },
 	{ NULL, NULL },
 };
 

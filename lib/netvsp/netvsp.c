@@ -969,16 +969,19 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 
 	if (q >= VMBS_NV_MAX_QUEUES || n == 0)
 		return 0;
-	/* Counters on a queue that exists, so the sums include them. */
+	/* Counters on a queue that exists, so the sums include them. Those
+	 * booked before the partition lock are atomic: with tx_rss several
+	 * lcores send on one queue.
+	 */
 	nq = &nic->q[q % nic->p.max_queues];
 	if (!__atomic_load_n(&nic->rndis_up, __ATOMIC_ACQUIRE) ||
 	    !__atomic_load_n(&nic->link_up, __ATOMIC_RELAXED)) {
-		nq->st.tx_down += n;
+		__atomic_fetch_add(&nq->st.tx_down, n, __ATOMIC_RELAXED);
 		return n;
 	}
 	filter = __atomic_load_n(&nic->filter, __ATOMIC_RELAXED);
 	if (filter == 0) {
-		nq->st.tx_filtered += n;
+		__atomic_fetch_add(&nq->st.tx_filtered, n, __ATOMIC_RELAXED);
 		return n;
 	}
 	pt = &nic->parts[q % RTE_MAX(nic->n_parts, 1)];
@@ -986,7 +989,7 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 	/* Under the lock the layout and mapping cannot change. */
 	if (!nic->recv_ready || pt->idx >= nic->n_parts) {
 		rte_spinlock_unlock(&pt->lock);
-		nq->st.tx_down += n;
+		__atomic_fetch_add(&nq->st.tx_down, n, __ATOMIC_RELAXED);
 		return n;
 	}
 	nv_part_drain(nic, pt, nq);
@@ -994,8 +997,8 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 	chan = nic->q[vmbs_nv_tx_channel(nic, q)].chan;
 	pkt = chan != NULL ? vmbs_pkt_alloc(chan, nv_xfer_done, pt) : NULL;
 	if (pkt == NULL) {
-		rte_spinlock_unlock(&pt->lock);
 		nq->st.tx_full++;
+		rte_spinlock_unlock(&pt->lock);
 		return 0;
 	}
 	usable = vmbs_rxbuf_slot_usable(&nic->rb);
@@ -1026,7 +1029,7 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 			}
 		}
 		if (!nv_filter_pass(nic, filter, dst)) {
-			nq->st.tx_filtered++;
+			__atomic_fetch_add(&nq->st.tx_filtered, 1, __ATOMIC_RELAXED);
 			done++;
 			continue;
 		}
