@@ -9,7 +9,7 @@ set -eu
 
 PKGS="dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc clang
 libcunit1-dev libhugetlbfs-dev libhugetlbfs-bin dpkg-dev xz-utils
-python3 iproute2 util-linux patchutils"
+python3 iproute2 iputils-ping util-linux patchutils"
 
 missing=""
 for p in $PKGS; do

@@ -204,10 +204,10 @@ static const char *const server_keys[] = {
 };
 static const char *const bridge_keys[] = {
 	"mac_aging", "mac_table_size", "burst", "tx_retries", "tx_retry_delay_us",
-	"tx_stall_retries", "mbufs", "rx_desc", "tx_desc", NULL,
+	"tx_stall_retries", "mbufs", "mbuf_size", "rx_desc", "tx_desc", NULL,
 };
 static const char *const eal_keys[] = { "args", "service_lcores", NULL };
-static const char *const uplink_keys[] = { "device", "queues", NULL };
+static const char *const uplink_keys[] = { "device", "queues", "mtu", NULL };
 
 /* An optional u32 key in [min, max]; -1 with a message if out of range. */
 static int
@@ -261,6 +261,7 @@ srvd_config_defaults(struct srvd_config *cfg)
 	cfg->tx_retries = 64;
 	cfg->tx_retry_delay_us = 10;
 	cfg->tx_stall_retries = 2;
+	cfg->mbuf_size = SRVD_MBUF_SIZE_DEFAULT;
 	cfg->rx_desc = 1024;
 	cfg->tx_desc = 1024;
 	snprintf(cfg->eal_args, sizeof(cfg->eal_args), "-l 0 --in-memory --no-pci --no-telemetry");
@@ -319,6 +320,8 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	    get_u32(f, path, "bridge", "tx_stall_retries", 0, 1000000,
 		    &cfg->tx_stall_retries) != 0 ||
 	    get_u32(f, path, "bridge", "mbufs", 0, 1u << 24, &cfg->mbufs) != 0 ||
+	    get_u32(f, path, "bridge", "mbuf_size", SRVD_MBUF_SIZE_MIN, SRVD_MBUF_SIZE_MAX,
+		    &cfg->mbuf_size) != 0 ||
 	    get_u32(f, path, "bridge", "rx_desc", 64, 16384, &cfg->rx_desc) != 0 ||
 	    get_u32(f, path, "bridge", "tx_desc", 64, 16384, &cfg->tx_desc) != 0)
 		goto out;
@@ -339,6 +342,8 @@ srvd_config_load(const char *path, struct srvd_config *cfg)
 	if (get_u32(f, path, "uplink", "queues", 1, SRVD_MAX_PORT_QUEUES, &q) != 0)
 		goto out;
 	cfg->uplink_queues = (uint16_t)q;
+	if (get_u32(f, path, "uplink", "mtu", 0, UINT16_MAX, &cfg->uplink_mtu) != 0)
+		goto out;
 
 	for (i = 0; i < (int)RTE_DIM(sections); i++)
 		sections[i] = names[i];

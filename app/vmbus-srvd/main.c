@@ -310,7 +310,7 @@ port_start(struct srvd_state *s, uint16_t idx)
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
 	struct rte_ether_addr mac;
-	uint16_t q, rxd = (uint16_t)cfg->rx_desc, txd = (uint16_t)cfg->tx_desc;
+	uint16_t q, mtu, rxd = (uint16_t)cfg->rx_desc, txd = (uint16_t)cfg->tx_desc;
 	int ret;
 
 	ret = rte_eth_dev_info_get(p->port_id, &info);
@@ -340,12 +340,23 @@ port_start(struct srvd_state *s, uint16_t idx)
 		conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH;
 	}
 	conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
-	if (p->kind == SRVD_PORT_GUEST)
+	/* A guest port's MTU is its NIC's (the mtu devarg); the uplink's is
+	 * [uplink] mtu, or the driver's default.
+	 */
+	if (p->kind == SRVD_PORT_GUEST) {
 		conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+		conf.rxmode.mtu = info.max_mtu;
+	} else {
+		conf.rxmode.mtu = cfg->uplink_mtu;
+	}
 	conf.txmode.offloads = info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
 						       RTE_ETH_TX_OFFLOAD_VLAN_INSERT);
 	conf.intr_conf.lsc = p->lsc;
 	ret = rte_eth_dev_configure(p->port_id, p->nb_rxq, p->nb_txq, &conf);
+	if (ret != 0 && conf.rxmode.mtu != 0 && p->kind == SRVD_PORT_UPLINK)
+		fprintf(stderr, "vmbus-srvd: [uplink] mtu %u: the driver takes %u-%u and frames "
+			"up to %u B\n", conf.rxmode.mtu, info.min_mtu, info.max_mtu,
+			info.max_rx_pktlen);
 	if (ret == 0)
 		ret = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &rxd, &txd);
 	for (q = 0; ret == 0 && q < p->nb_rxq; q++)
@@ -373,10 +384,12 @@ port_start(struct srvd_state *s, uint16_t idx)
 		goto err;
 	p->started = true;
 	rte_eth_macaddr_get(p->port_id, &mac);
+	if (rte_eth_dev_get_mtu(p->port_id, &mtu) != 0)
+		mtu = 0;
 	printf("vmbus-srvd: port %u %s [%s]: mac " RTE_ETHER_ADDR_PRT_FMT
-	       ", %u rx / %u tx queue(s)%s, max mtu %u, driver %s%s%s\n",
+	       ", %u rx / %u tx queue(s)%s, mtu %u (max %u), driver %s%s%s\n",
 	       p->port_id, p->name, p->section, RTE_ETHER_ADDR_BYTES(&mac), p->nb_rxq,
-	       p->nb_txq, p->tx_shared ? " (tx shared)" : "", info.max_mtu, info.driver_name,
+	       p->nb_txq, p->tx_shared ? " (tx shared)" : "", mtu, info.max_mtu, info.driver_name,
 	       p->lsc ? ", lsc" : "", p->multiseg ? "" : ", chains copied");
 	port_link_refresh(s, idx);
 	return 0;
@@ -799,7 +812,8 @@ main(int argc, char **argv)
 		s->ports[s->nb_ports - 1].nb_txq = (uint16_t)RTE_MIN(s->nb_pollers,
 								    SRVD_MAX_PORT_QUEUES);
 	s->pool = rte_pktmbuf_pool_create("srvd_pool", pool_size(s), SRVD_MBUF_CACHE, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+					  (uint16_t)(RTE_PKTMBUF_HEADROOM + cfg.mbuf_size),
+					  (int)rte_socket_id());
 	if (s->pool == NULL) {
 		fprintf(stderr, "vmbus-srvd: cannot create mbuf pool (hugepages reserved?)\n");
 		exit_code = EXIT_FAILURE;

@@ -48,6 +48,10 @@ struct vmbs_srv;
 #define SRVD_MAX_POLL 512
 /* Queues per port (VMBS_MAX_QUEUES channels for guest NICs). */
 #define SRVD_MAX_PORT_QUEUES 64
+/* Data room of the pool's mbufs (after RTE_PKTMBUF_HEADROOM), bytes. */
+#define SRVD_MBUF_SIZE_DEFAULT 2048
+#define SRVD_MBUF_SIZE_MIN 1024
+#define SRVD_MBUF_SIZE_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM)
 
 struct srvd_nic {
 	char section[64];	/* [nicN] */
@@ -75,6 +79,7 @@ struct srvd_config {
 	uint32_t tx_retry_delay_us;
 	uint32_t tx_stall_retries;	/* retries in a row sending nothing: stalled */
 	uint32_t mbufs;		/* 0 = sized from the ports */
+	uint32_t mbuf_size;	/* data room after the headroom, bytes */
 	uint32_t rx_desc;
 	uint32_t tx_desc;
 	/* [eal] */
@@ -83,6 +88,7 @@ struct srvd_config {
 	/* [uplink] */
 	char uplink[512];	/* devargs; "" = no uplink */
 	uint16_t uplink_queues;
+	uint32_t uplink_mtu;	/* 0 = the driver's */
 	/* [nicN] */
 	unsigned int nb_nics;
 	struct srvd_nic nics[SRVD_MAX_NICS];
