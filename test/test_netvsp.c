@@ -2641,6 +2641,294 @@ concurrent_tx_counts_every_drop(void)
 	env_down(e);
 }
 
+/* ---- 11. software Tx offloads: checksums and TSO ---- */
+
+/* Reference sums, byte by byte (independent of the engine's). */
+static uint32_t
+ref_sum(uint32_t acc, const uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		acc += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		acc += (uint32_t)p[len - 1] << 8;
+	return acc;
+}
+
+static uint16_t
+ref_fold(uint32_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+struct off_frame {
+	uint8_t b[65536];
+	uint32_t len;
+	uint32_t l2, l3, l4;
+	bool v6;
+	uint8_t proto;
+};
+
+/* Ethernet (+ @p vlan tag) + IPv4/IPv6 + TCP/UDP + @p payload bytes; the
+ * checksum fields hold garbage, as a guest that offloads them leaves them.
+ */
+static void
+mk_off_frame(struct off_frame *f, bool v6, uint8_t proto, bool vlan, uint32_t payload,
+	     uint32_t seed)
+{
+	uint8_t *ip, *l4;
+	uint32_t i, l4len;
+
+	VMBS_CHECK(payload + 18 + 40 + 32 <= sizeof(f->b));
+	memset(f, 0, sizeof(*f));
+	f->v6 = v6;
+	f->proto = proto;
+	memcpy(f->b, nic_mac, 6);
+	memcpy(f->b + 6, src_mac, 6);
+	f->l2 = 14;
+	if (vlan) {
+		f->b[12] = 0x81;
+		f->b[13] = 0x00;
+		f->b[14] = 0x20;
+		f->b[15] = 0x07;
+		f->l2 = 18;
+	}
+	f->b[f->l2 - 2] = v6 ? 0x86 : 0x08;
+	f->b[f->l2 - 1] = v6 ? 0xdd : 0x00;
+	f->l3 = v6 ? 40 : 20;
+	f->l4 = proto == 6 ? 32 : 8;	/* TCP with 12 option bytes */
+	l4len = f->l4 + payload;
+	f->len = f->l2 + f->l3 + l4len;
+	ip = f->b + f->l2;
+	l4 = ip + f->l3;
+	if (v6) {
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)(l4len >> 8);
+		ip[5] = (uint8_t)l4len;
+		ip[6] = proto;
+		ip[7] = 64;
+		for (i = 8; i < 40; i++)
+			ip[i] = (uint8_t)(seed + i * 29);
+	} else {
+		ip[0] = 0x45;
+		ip[2] = (uint8_t)((20 + l4len) >> 8);
+		ip[3] = (uint8_t)(20 + l4len);
+		ip[4] = 0x12;
+		ip[5] = 0x34;
+		ip[6] = 0x40;	/* DF */
+		ip[8] = 64;
+		ip[9] = proto;
+		ip[10] = 0xde;	/* garbage checksum */
+		ip[11] = 0xad;
+		for (i = 12; i < 20; i++)
+			ip[i] = (uint8_t)(seed + i * 31);
+	}
+	l4[0] = 0x30;
+	l4[1] = 0x39;
+	l4[2] = 0x00;
+	l4[3] = 0x50;
+	if (proto == 6) {
+		l4[4] = 0xff;	/* seq wraps during segmentation */
+		l4[5] = 0xff;
+		l4[6] = 0xf0;
+		l4[7] = 0x00;
+		l4[12] = 0x80;	/* 8 words */
+		l4[13] = 0x80 | 0x10 | 0x08 | 0x01;	/* CWR ACK PSH FIN */
+		l4[14] = 0x10;
+		l4[16] = 0xbe;
+		l4[17] = 0xef;
+		for (i = 20; i < 32; i++)
+			l4[i] = 1;	/* NOPs */
+	} else {
+		l4[4] = (uint8_t)(l4len >> 8);
+		l4[5] = (uint8_t)l4len;
+		l4[6] = 0xbe;
+		l4[7] = 0xef;
+	}
+	for (i = f->l2 + f->l3 + f->l4; i < f->len; i++)
+		f->b[i] = (uint8_t)(seed * 17u + i * 13u + (i >> 9));
+}
+
+/* Are the IPv4 header and L4 checksums of this received frame right? */
+static bool
+ref_csums_ok(const uint8_t *b, uint32_t len, const struct off_frame *f)
+{
+	const uint8_t *ip = b + f->l2, *l4 = ip + f->l3;
+	uint32_t l4len = len - f->l2 - f->l3, acc;
+
+	if (!f->v6) {
+		if (ref_fold(ref_sum(0, ip, 20)) != 0xffff)
+			return false;
+		acc = ref_sum(0, ip + 12, 8);
+	} else {
+		acc = ref_sum(0, ip + 8, 32);
+	}
+	acc += f->proto + l4len;
+	return ref_fold(ref_sum(acc, l4, l4len)) == 0xffff;
+}
+
+/* Send @p f (split into iovecs at odd offsets) with @p offload. */
+static uint16_t
+off_send(struct env *e, const struct off_frame *f, uint16_t offload, uint16_t mss)
+{
+	struct vmbs_nv_txframe tf;
+	struct iovec iov[4];
+	/* An odd cut: the payload is summed from an odd position on. */
+	uint32_t cut1 = 7, cut2 = (f->len / 2) | 1;
+
+	iov[0].iov_base = (void *)(uintptr_t)f->b;
+	iov[0].iov_len = cut1;
+	iov[1].iov_base = (void *)(uintptr_t)(f->b + cut1);
+	iov[1].iov_len = cut2 - cut1;
+	iov[2].iov_base = (void *)(uintptr_t)(f->b + cut2);
+	iov[2].iov_len = f->len - cut2;
+	memset(&tf, 0, sizeof(tf));
+	tf.iov = iov;
+	tf.iovcnt = 3;
+	tf.offload = offload;
+	tf.tso_mss = mss;
+	return vmbs_nv_tx_burst(e->nic, 0, &tf, 1);
+}
+
+static void
+offload_csum_case(struct env *e, bool v6, uint8_t proto, bool vlan, uint32_t payload)
+{
+	static struct off_frame f;
+	const struct nvg_rx_frame *rf;
+	uint32_t base = nvg_rx_count(e->g), ck, want;
+	uint8_t *l4;
+
+	mk_off_frame(&f, v6, proto, vlan, payload, payload);
+	CU_ASSERT_EQUAL_FATAL(off_send(e, &f, VMBS_NV_TXOFF_CSUM, 0), 1);
+	CU_ASSERT_EQUAL_FATAL(nvg_rx_wait(e->g, base + 1), 0);
+	rf = nvg_rx_get(e->g, base);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rf);
+	CU_ASSERT_EQUAL_FATAL(rf->len, f.len);
+	CU_ASSERT(ref_csums_ok(rf->data, rf->len, &f));
+	/* Only the checksum fields changed. */
+	l4 = f.b + f.l2 + f.l3;
+	ck = proto == 6 ? 16 : 6;
+	memcpy(l4 + ck, rf->data + f.l2 + f.l3 + ck, 2);
+	if (!v6)
+		memcpy(f.b + f.l2 + 10, rf->data + f.l2 + 10, 2);
+	CU_ASSERT(memcmp(rf->data, f.b, f.len) == 0);
+	want = (v6 ? 0 : VMBS_RNDIS_RXCSUM_IP_OK) |
+	       (proto == 6 ? VMBS_RNDIS_RXCSUM_TCP_OK : VMBS_RNDIS_RXCSUM_UDP_OK);
+	CU_ASSERT(rf->ppi.present & VMBS_RNDIS_PPI_F_CSUM);
+	CU_ASSERT_EQUAL(rf->ppi.csum, want);
+}
+
+static void
+offload_tso_case(struct env *e, bool v6, bool vlan, uint32_t payload, uint16_t mss)
+{
+	static struct off_frame f;
+	static uint8_t joined[65536];
+	uint32_t base = nvg_rx_count(e->g), nseg = (payload + mss - 1) / mss, k, hl, got = 0;
+	uint32_t seq0;
+
+	mk_off_frame(&f, v6, 6, vlan, payload, mss);
+	hl = f.l2 + f.l3 + f.l4;
+	seq0 = (uint32_t)f.b[hl - f.l4 + 4] << 24 | (uint32_t)f.b[hl - f.l4 + 5] << 16 |
+	       (uint32_t)f.b[hl - f.l4 + 6] << 8 | f.b[hl - f.l4 + 7];
+	CU_ASSERT_EQUAL_FATAL(off_send(e, &f, VMBS_NV_TXOFF_TSO | VMBS_NV_TXOFF_CSUM, mss), 1);
+	CU_ASSERT_EQUAL_FATAL(nvg_rx_wait(e->g, base + nseg), 0);
+	CU_ASSERT_EQUAL(nvg_rx_count(e->g), base + nseg);
+	for (k = 0; k < nseg; k++) {
+		const struct nvg_rx_frame *rf = nvg_rx_get(e->g, base + k);
+		uint32_t plen = RTE_MIN((uint32_t)mss, payload - k * mss), seq;
+		const uint8_t *ip, *tcp;
+		uint8_t flags;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rf);
+		CU_ASSERT_EQUAL_FATAL(rf->len, hl + plen);
+		ip = rf->data + f.l2;
+		tcp = ip + f.l3;
+		CU_ASSERT(memcmp(rf->data, f.b, f.l2) == 0);
+		if (v6) {
+			CU_ASSERT_EQUAL((uint32_t)(ip[4] << 8 | ip[5]), f.l4 + plen);
+		} else {
+			CU_ASSERT_EQUAL((uint32_t)(ip[2] << 8 | ip[3]), f.l3 + f.l4 + plen);
+			CU_ASSERT_EQUAL((uint32_t)(ip[4] << 8 | ip[5]), 0x1234 + k);
+		}
+		seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 |
+		      tcp[7];
+		CU_ASSERT_EQUAL(seq, seq0 + k * mss);
+		flags = tcp[13];
+		CU_ASSERT_EQUAL(flags & 0x10, 0x10);
+		CU_ASSERT_EQUAL(!!(flags & 0x80), k == 0);
+		CU_ASSERT_EQUAL(!!(flags & 0x09), k + 1 == nseg);
+		CU_ASSERT_EQUAL((flags & 0x09) == 0x09, k + 1 == nseg);
+		CU_ASSERT(ref_csums_ok(rf->data, rf->len, &f));
+		CU_ASSERT_EQUAL(rf->ppi.csum, (v6 ? 0 : VMBS_RNDIS_RXCSUM_IP_OK) |
+					      VMBS_RNDIS_RXCSUM_TCP_OK);
+		memcpy(joined + got, rf->data + hl, plen);
+		got += plen;
+	}
+	CU_ASSERT_EQUAL(got, payload);
+	CU_ASSERT(memcmp(joined, f.b + hl, payload) == 0);
+}
+
+static void
+sw_tx_offloads(void)
+{
+	static struct off_frame f;
+	struct env_cfg cfg = { 0 };
+	struct vmbs_nv_queue_stats q0, q1;
+	struct env *e = env_slot();
+	uint32_t base;
+
+	VMBS_CHECK(env_ready(e, &cfg, 1) == 0);
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q0), 0);
+	offload_csum_case(e, false, 6, false, 1000);
+	offload_csum_case(e, false, 17, true, 333);
+	offload_csum_case(e, true, 17, false, 1);
+	offload_csum_case(e, true, 6, true, 1400);
+	offload_csum_case(e, false, 6, false, 0);
+	offload_tso_case(e, false, false, 10000, 1448);
+	offload_tso_case(e, true, true, 5000, 1200);
+	offload_tso_case(e, false, true, 62000, 1400);
+	offload_tso_case(e, false, false, 100, 1448);	/* one segment */
+	CU_ASSERT(data_acks_settle(e));
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q1), 0);
+	CU_ASSERT_EQUAL(q1.tx_sw_csum - q0.tx_sw_csum, 9);
+	CU_ASSERT_EQUAL(q1.tx_sw_tso - q0.tx_sw_tso, 4);
+	CU_ASSERT_EQUAL(q1.tx_tso_segs - q0.tx_tso_segs, 7 + 5 + 45 + 1);
+	CU_ASSERT_EQUAL(q1.tx_offload_bad, q0.tx_offload_bad);
+
+	/* What cannot be done is dropped and counted, never delivered. */
+	base = nvg_rx_count(e->g);
+	mk_frame(f.b, 60, nic_mac, 1);
+	f.b[12] = 0x08;
+	f.b[13] = 0x06;	/* ARP */
+	f.len = 60;
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_CSUM, 0), 1);
+	mk_off_frame(&f, false, 17, false, 3000, 1);
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 1400), 1);	/* UDP */
+	mk_off_frame(&f, false, 6, false, 3000, 1);
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 0), 1);	/* no mss */
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 16), 1);	/* 188 segments */
+	f.b[f.l2] = 0x44;	/* IHL 4 */
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_CSUM, 0), 1);
+	mk_off_frame(&f, false, 6, false, 3000, 1);
+	f.b[f.l2 + f.l3 + 12] = 0xf0;	/* TCP header beyond the frame's copy */
+	f.len = f.l2 + f.l3 + 40;
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_CSUM, 0), 1);
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q0), 0);
+	CU_ASSERT_EQUAL(q0.tx_offload_bad - q1.tx_offload_bad, 6);
+	/* A TSO segment larger than a slot: the frame is oversize. */
+	mk_off_frame(&f, false, 6, false, 9000, 1);
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 8000), 1);
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q1), 0);
+	CU_ASSERT_EQUAL(q1.tx_oversize - q0.tx_oversize, 1);
+	usleep(100000);
+	CU_ASSERT_EQUAL(nvg_rx_count(e->g), base);
+	CU_ASSERT_EQUAL(nvg_rejects(e->g), 0);
+	env_down(e);
+}
+
 /* ---- suite ---- */
 
 static int
@@ -2691,6 +2979,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "link_changes_are_indicated", link_indications },
 	{ "abrupt_exit_mid_traffic_then_new_session", disconnect_mid_traffic },
 	{ "concurrent_tx_on_one_queue_counts_every_drop", concurrent_tx_counts_every_drop },
+	{ "h2g_software_checksums_and_tso", sw_tx_offloads },
 	{ NULL, NULL },
 };
 

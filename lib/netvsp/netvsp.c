@@ -952,6 +952,83 @@ nv_xfer_done(struct vmbs_pkt *pkt, int status, const void *resp __rte_unused,
 	vmbs_pkt_free(pkt);
 }
 
+/* Iovecs of one offloaded segment: its headers and the frame's slices. */
+#define NV_TXOFF_MAX_IOV 34u
+
+/*
+ * One frame with software offloads (txoff.c) into slots of the open batch:
+ * every segment or none. 0: consumed (written, or dropped and counted);
+ * -ENOBUFS: too few free slots (tx_full); -ENOSPC: the batch is full.
+ * Partition lock held.
+ */
+static int
+nv_tx_offloaded(struct vmbs_nv *nic, struct nv_queue *nq, struct vmbs_rxbuf_part *rp,
+		const struct vmbs_nv_txframe *fr, uint32_t len, uint32_t usable,
+		struct vmbs_xfer_range *ranges, uint32_t *cnt)
+{
+	const bool tso = (fr->offload & VMBS_NV_TXOFF_TSO) != 0;
+	struct iovec siov[NV_TXOFF_MAX_IOV];
+	struct vmbs_nv_txframe seg;
+	struct nv_txoff_hdrs h;
+	uint8_t hb[NV_TXOFF_HDR_MAX], rh[256];
+	uint32_t nseg = 1, mss = 0, k, hl, biggest;
+
+	if (fr->iovcnt >= NV_TXOFF_MAX_IOV ||
+	    nv_txoff_parse(fr->iov, fr->iovcnt, len, tso, &h) != 0)
+		goto bad;
+	if (tso) {
+		mss = fr->tso_mss;
+		nseg = nv_txoff_nseg(&h, mss);
+		if (nseg == 0 || nseg > VMBS_NV_TSO_MAX_SEGS)
+			goto bad;
+	}
+	seg.ppi = fr->ppi;
+	seg.ppi.present |= VMBS_RNDIS_PPI_F_CSUM;
+	hl = vmbs_rndis_rx_hdr_len(&seg.ppi);
+	biggest = nseg > 1 ? (uint32_t)h.l2 + h.l3 + h.l4 + mss : len;
+	if (hl > sizeof(rh) || (uint64_t)hl + biggest > usable) {
+		nq->st.tx_oversize++;
+		return 0;
+	}
+	if (vmbs_rxbuf_free_count(rp) < nseg) {
+		nq->st.tx_full++;
+		return -ENOBUFS;
+	}
+	if (*cnt + nseg > VMBS_RXBUF_MAX_BATCH)
+		return -ENOSPC;
+	for (k = 0; k < nseg; k++) {
+		uint32_t csum, seglen = 0, slot, off, j;
+		int rc;
+
+		seg.iov = siov;
+		seg.iovcnt = nv_txoff_segment(&h, fr->iov, fr->iovcnt, mss, k, nseg, hb, siov,
+					      RTE_DIM(siov), &csum);
+		for (j = 0; j < seg.iovcnt; j++)
+			seglen += (uint32_t)siov[j].iov_len;
+		seg.ppi.csum = csum;
+		/* Checked above: sizes fit, slots and batch room are there. */
+		rc = vmbs_rndis_encode_rx_packet(rh, (size_t)hl + seglen, seglen, &seg.ppi);
+		if (seg.iovcnt == 0 || rc < 0 || vmbs_rxbuf_add(rp, &slot, &off) != 0) {
+			nq->st.tx_bad++;
+			continue;
+		}
+		nv_slot_write(nic->recv_map, off, rh, (uint32_t)rc, &seg);
+		ranges[*cnt].byte_offset = off;
+		ranges[*cnt].byte_count = (uint32_t)rc + seglen;
+		(*cnt)++;
+		nq->st.tx_bytes += seglen;
+	}
+	nq->st.tx_sw_csum++;
+	if (tso) {
+		nq->st.tx_sw_tso++;
+		nq->st.tx_tso_segs += nseg;
+	}
+	return 0;
+bad:
+	nq->st.tx_offload_bad++;
+	return 0;
+}
+
 uint16_t
 vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *f,
 		 uint16_t n)
@@ -1030,6 +1107,13 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 		}
 		if (!nv_filter_pass(nic, filter, dst)) {
 			__atomic_fetch_add(&nq->st.tx_filtered, 1, __ATOMIC_RELAXED);
+			done++;
+			continue;
+		}
+		if (fr->offload != 0) {
+			rc = nv_tx_offloaded(nic, nq, rp, fr, len, usable, ranges, &cnt);
+			if (rc != 0)
+				break;
 			done++;
 			continue;
 		}

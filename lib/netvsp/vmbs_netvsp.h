@@ -174,12 +174,28 @@ struct vmbs_nv_params {
 	void *offer_arg;
 };
 
+/** vmbs_nv_txframe.offload: fill in the IPv4 header, TCP and UDP checksums. */
+#define VMBS_NV_TXOFF_CSUM (1u << 0)
+/** vmbs_nv_txframe.offload: TCP segmentation at tso_mss (checksums too). */
+#define VMBS_NV_TXOFF_TSO (1u << 1)
+/** Segments one TSO frame may become; more is a tx_offload_bad drop. */
+#define VMBS_NV_TSO_MAX_SEGS 128u
+
 /** A host-to-guest frame for vmbs_nv_tx_burst(). */
 struct vmbs_nv_txframe {
 	const struct iovec *iov;	/**< the frame, in host memory */
 	uint16_t iovcnt;		/**< >= 1 */
 	/** F_CSUM (RX result), F_VLAN, F_HASH_VALUE, F_HASH_INFO only. */
 	struct vmbs_rndis_ppi_info ppi;
+	/**
+	 * VMBS_NV_TXOFF_*: what a NIC would do on Tx, done in software while
+	 * the frame is copied (Ethernet, up to two VLAN tags, IPv4 or IPv6
+	 * without extension headers, TCP or UDP; headers parsed from the
+	 * frame). The guest gets the checksum PPI saying they are good. A
+	 * frame that cannot be done is dropped (tx_offload_bad).
+	 */
+	uint16_t offload;
+	uint16_t tso_mss;		/**< TCP payload bytes per segment */
 };
 
 /** Guest-visible state (a racy snapshot). */
@@ -226,6 +242,10 @@ struct vmbs_nv_queue_stats {
 	uint64_t tx_oversize;		/**< dropped: larger than a slot */
 	uint64_t tx_bad;		/**< dropped: bad iov or PPI */
 	uint64_t tx_full;		/**< bursts cut short: slots or packets out */
+	uint64_t tx_sw_csum;		/**< frames whose checksums were filled in */
+	uint64_t tx_sw_tso;		/**< TSO frames segmented */
+	uint64_t tx_tso_segs;		/**< segments they became */
+	uint64_t tx_offload_bad;	/**< dropped: offload not possible */
 	uint64_t tx_send_errors;	/**< packets the channel failed to send */
 	/* guest completions of receive-buffer batches read on this channel */
 	uint64_t comp_ok;

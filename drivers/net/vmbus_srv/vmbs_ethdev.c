@@ -107,8 +107,15 @@ eth_dev_infos_get(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
 				RTE_ETH_RX_OFFLOAD_RSS_HASH |
 				RTE_ETH_RX_OFFLOAD_SCATTER;
+	/* Checksums and TSO are done in software while frames are copied
+	 * into the guest's receive buffer (lib/netvsp txoff.c).
+	 */
 	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS |
-				RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+				RTE_ETH_TX_OFFLOAD_VLAN_INSERT |
+				RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+				RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+				RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+				RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->flow_type_rss_offloads = 0;
 	info->default_rxportconf.burst_size = VMBS_MAX_BURST;
 	info->default_txportconf.burst_size = VMBS_MAX_BURST;
@@ -466,7 +473,7 @@ eth_stats_get(struct rte_eth_dev *dev, struct rte_eth_stats *stats)
 		stats->opackets += q.tx_frames;
 		stats->obytes += q.tx_bytes;
 		stats->oerrors += q.tx_filtered + q.tx_down + q.tx_oversize + q.tx_bad +
-				  q.tx_send_errors;
+				  q.tx_offload_bad + q.tx_send_errors;
 		stats->ierrors += q.rx_bad + q.rx_not_ready + q.rx_ext_errors;
 		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			stats->q_opackets[i] = q.tx_frames;
@@ -533,6 +540,10 @@ static const struct eth_xstat eth_xstats[] = {
 	NV_X("tx", "oversize", tx_oversize),
 	NV_X("tx", "bad", tx_bad),
 	NV_X("tx", "full", tx_full),
+	NV_X("tx", "sw_csum", tx_sw_csum),
+	NV_X("tx", "sw_tso", tx_sw_tso),
+	NV_X("tx", "tso_segs", tx_tso_segs),
+	NV_X("tx", "offload_bad", tx_offload_bad),
 	NV_X("tx", "send_errors", tx_send_errors),
 	NV_X("comp", "ok", comp_ok),
 	NV_X("comp", "bad", comp_bad),

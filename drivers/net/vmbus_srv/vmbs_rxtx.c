@@ -476,6 +476,25 @@ tx_ppi(const struct rte_mbuf *m, struct vmbs_rndis_ppi_info *ppi)
 		ppi->present |= VMBS_RNDIS_PPI_F_CSUM;
 }
 
+/* Tx offload requests, done by the engine in software (TSO implies csum). */
+static void
+tx_offload(const struct rte_mbuf *m, struct vmbs_nv_txframe *fr)
+{
+	uint64_t fl = m->ol_flags;
+
+	fr->offload = 0;
+	fr->tso_mss = 0;
+	if (likely((fl & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IP_CKSUM |
+			  RTE_MBUF_F_TX_L4_MASK)) == 0))
+		return;
+	if (fl & RTE_MBUF_F_TX_TCP_SEG) {
+		fr->offload = VMBS_NV_TXOFF_TSO | VMBS_NV_TXOFF_CSUM;
+		fr->tso_mss = m->tso_segsz;
+	} else {
+		fr->offload = VMBS_NV_TXOFF_CSUM;
+	}
+}
+
 /*
  * Deliveries are written to the guest's ring by whoever polls the channel.
  * If the Rx lcore is not polling it right now, write them here, so they
@@ -506,10 +525,24 @@ tx_to_queue(struct vmbs_eth_txq *txq, uint16_t q, const struct vmbs_nv_txframe *
 	    uint16_t k)
 {
 	struct vmbs_nv *nic = txq->priv->nic;
-	uint16_t sent = vmbs_nv_tx_burst(nic, q, fr, k);
+	bool reaped = false;
+	uint16_t sent = 0;
 
-	if (sent < k && tx_reap_acks(txq, q))
-		sent = (uint16_t)(sent + vmbs_nv_tx_burst(nic, q, fr + sent, k - sent));
+	/*
+	 * A call ends at the first frame without room: out of slots, or its
+	 * transfer-page packet full (TSO frames take a slot per segment), so
+	 * go on while calls make progress, reaping acks once when one does not.
+	 */
+	while (sent < k) {
+		uint16_t s = vmbs_nv_tx_burst(nic, q, fr + sent, (uint16_t)(k - sent));
+
+		sent = (uint16_t)(sent + s);
+		if (s == 0) {
+			if (reaped || !tx_reap_acks(txq, q))
+				break;
+			reaped = true;
+		}
+	}
 	return sent;
 }
 
@@ -554,6 +587,7 @@ vmbs_eth_tx_burst(void *queue, struct rte_mbuf **pkts, uint16_t n)
 			if (m != NULL)
 				txq->multiseg_linearize_fail++;
 			tx_ppi(head, &fr[i].ppi);
+			tx_offload(head, &fr[i]);
 			hash_info = 0;
 			if (priv->args.tx_rss)
 				dest[i] = vmbs_nv_rss_pick(priv->nic,
