@@ -2178,6 +2178,107 @@ h2g_undeliverable_consumed_and_counted(void)
 	penv_down(e);
 }
 
+/* Byte-wise one's complement sum (a reference, not the engine's code). */
+static uint32_t
+ref_sum16(uint32_t acc, const uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		acc += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		acc += (uint32_t)p[len - 1] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return acc;
+}
+
+/*
+ * TSO and checksum requests as mbuf flags (what vmbus-srvd forwards from
+ * a guest that offloaded them) are done by the PMD in software: the guest
+ * gets MSS-sized segments with valid checksums and the checksum PPI.
+ */
+static void
+h2g_tso_and_checksums_in_software(void)
+{
+	static uint8_t buf[54 + 6000], joined[6000];
+	struct penv_cfg c = { .queues = 1, .copybreak = -1 };
+	struct rte_eth_dev_info info;
+	struct rte_eth_stats st;
+	struct rte_mbuf *m[2];
+	struct penv *e = penv_slot();
+	uint64_t tso = 0, segs = 0, sw = 0;
+	uint32_t i, k, got = 0;
+
+	VMBS_CHECK(penv_ready(e, &c) == 0);
+	CU_ASSERT_EQUAL_FATAL(rte_eth_dev_info_get(e->port, &info), 0);
+	CU_ASSERT_EQUAL(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO,
+			RTE_ETH_TX_OFFLOAD_TCP_TSO);
+	/* Ethernet, IPv4, TCP (20 B), 6000 B payload, checksums left undone. */
+	mk_frame(buf, sizeof(buf), nic_mac, FK_PLAIN, 3);
+	buf[12] = 0x08;
+	buf[13] = 0x00;
+	memset(buf + 14, 0, 40);
+	buf[14] = 0x45;
+	buf[22] = 64;
+	buf[23] = 6;
+	memset(buf + 26, 10, 8);
+	buf[46] = 0x50;
+	buf[47] = 0x18;	/* ACK PSH */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m[0] = mk_mbuf(buf, sizeof(buf), 3));
+	m[0]->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+			  RTE_MBUF_F_TX_TCP_CKSUM;
+	m[0]->l2_len = 14;
+	m[0]->l3_len = 20;
+	m[0]->l4_len = 20;
+	m[0]->tso_segsz = 1448;
+	/* A UDP frame with only its checksum asked for. */
+	buf[23] = 17;
+	buf[38] = (uint8_t)((1000 - 34) >> 8);
+	buf[39] = (uint8_t)(1000 - 34);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m[1] = mk_mbuf(buf, 1000, 2));
+	m[1]->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+	CU_ASSERT_EQUAL(tx_all(e, 0, m, 2), 2);
+	CU_ASSERT_EQUAL_FATAL(nvg_rx_wait(e->g, 6), 0);
+	for (k = 0; k < 6; k++) {
+		const struct nvg_rx_frame *f = nvg_rx_get(e->g, k);
+		uint32_t l4len = f->len - 34, plen = f->len - 54;
+		uint32_t acc = ref_sum16(0, f->data + 26, 8) + f->data[23] + l4len;
+
+		CU_ASSERT_EQUAL(ref_sum16(0, f->data + 14, 20), 0xffff);
+		CU_ASSERT_EQUAL(ref_sum16(acc, f->data + 34, l4len), 0xffff);
+		CU_ASSERT(f->ppi.present & VMBS_RNDIS_PPI_F_CSUM);
+		if (k == 5) {
+			CU_ASSERT_EQUAL(f->len, 1000);
+			CU_ASSERT_EQUAL(f->ppi.csum,
+					VMBS_RNDIS_RXCSUM_IP_OK | VMBS_RNDIS_RXCSUM_UDP_OK);
+			continue;
+		}
+		CU_ASSERT_EQUAL(f->len, 54 + (k < 4 ? 1448 : 6000 - 4 * 1448));
+		CU_ASSERT_EQUAL(f->ppi.csum, VMBS_RNDIS_RXCSUM_IP_OK | VMBS_RNDIS_RXCSUM_TCP_OK);
+		CU_ASSERT_EQUAL(!!(f->data[47] & 0x08), k == 4);
+		if (got + plen <= sizeof(joined))
+			memcpy(joined + got, f->data + 54, plen);
+		got += plen;
+	}
+	CU_ASSERT_EQUAL(got, 6000);
+	buf[23] = 6;
+	CU_ASSERT(memcmp(joined, buf + 54, 6000) == 0);
+	CU_ASSERT(xstat_sum(e->port, "tx_q", "_sw_tso", &tso));
+	CU_ASSERT(xstat_sum(e->port, "tx_q", "_tso_segs", &segs));
+	CU_ASSERT(xstat_sum(e->port, "tx_q", "_sw_csum", &sw));
+	CU_ASSERT_EQUAL(tso, 1);
+	CU_ASSERT_EQUAL(segs, 5);
+	CU_ASSERT_EQUAL(sw, 2);
+	CU_ASSERT_EQUAL(rte_eth_stats_get(e->port, &st), 0);
+	CU_ASSERT_EQUAL(st.opackets, 6);
+	CU_ASSERT_EQUAL(st.oerrors, 0);
+	for (i = 0; i < 50 && rte_mempool_avail_count(pool) != POOL_SIZE; i++)
+		usleep(1000);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(pool), POOL_SIZE);
+	penv_down(e);
+}
+
 /* ---- 4/5. accounting across both directions ---- */
 
 static void
@@ -2550,6 +2651,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "h2g_tx_reads_acks_without_rx", h2g_tx_reads_acks_without_rx },
 	{ "h2g_rss_spreads_by_the_guests_table", h2g_rss_spreads_by_the_guests_table },
 	{ "h2g_undeliverable_consumed_and_counted", h2g_undeliverable_consumed_and_counted },
+	{ "h2g_tso_and_checksums_in_software", h2g_tso_and_checksums_in_software },
 	{ "rx_interrupt_wakes_on_doorbell_data_and_free",
 	  rx_interrupt_wakes_on_doorbell_data_and_free },
 	{ "rx_interrupt_without_doorbell_repolls", rx_interrupt_without_doorbell_repolls },

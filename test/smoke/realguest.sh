@@ -17,7 +17,9 @@
 #                least one queue must have received
 #   offloads     A with 'tx_vlan set' (VLAN PPI) and the csum engine with IP
 #                and UDP checksum offload (checksum PPI): the server counts
-#                both (summary "offloads:"), B sees the tag
+#                both (summary "offloads:"), B sees the tag, and B's PMD
+#                flags every frame C offloaded L4_CKSUM_GOOD (the server
+#                filled the checksums in on the way to B)
 #   link         SIGUSR1/SIGUSR2 to vmbus-srvd: every guest gets link state
 #                change events (down, up), traffic flows again
 #   kill         A (64 B frames) and C (128 B) txonly to B (rxonly); C is
@@ -396,12 +398,17 @@ set eth-peer 0 $MAC_B
 start"
 gcmd A start
 sleep 1
+# B prints what it receives: C's checksums, left to the host, must have
+# been filled in by the server, and B's PMD told so (the checksum PPI).
+mark 5 csum_b
 gcmd B "set eth-peer 0 $MAC_C
 set fwd rxonly
 set txpkts 256
+set verbose 1
 start tx_first 1"
 sleep 1
 settle
+gcmd B "set verbose 0"
 stop_all
 if grep -q "Please stop\|not supported" "$(glog C)"; then
 	info "csum: $(grep -m1 "Please stop\|not supported" "$(glog C)")"
@@ -413,6 +420,12 @@ if [ "$TX_C" -gt 0 ] && [ "$TX_B" -gt 0 ] && [ "$RX_B" = "$TX_B" ]; then
 	ok "csum: all $TX_B frames B sent came back through C's checksum offload"
 else
 	ko "csum: B sent $TX_B, C forwarded $TX_C, B received $RX_B"
+fi
+good=$(count_after "$(glog B)" csum_b "RTE_MBUF_F_RX_L4_CKSUM_GOOD")
+if [ "$RX_B" -gt 0 ] && [ "$good" = "$RX_B" ]; then
+	ok "csum: B's PMD saw good IP and UDP checksums on all $good (the server filled them in)"
+else
+	ko "csum: B's PMD flagged $good of $RX_B frames L4_CKSUM_GOOD"
 fi
 gcmd C "port stop 0
 csum set ip sw 0
