@@ -956,7 +956,7 @@ nv_xfer_done(struct vmbs_pkt *pkt, int status, const void *resp __rte_unused,
 #define NV_TXOFF_MAX_IOV 34u
 
 /*
- * One frame with software offloads (txoff.c) into slots of the open batch:
+ * One frame with software offloads (lib/txoff) into slots of the open batch:
  * every segment or none. 0: consumed (written, or dropped and counted);
  * -ENOBUFS: too few free slots (tx_full); -ENOSPC: the batch is full.
  * Partition lock held.
@@ -969,16 +969,16 @@ nv_tx_offloaded(struct vmbs_nv *nic, struct nv_queue *nq, struct vmbs_rxbuf_part
 	const bool tso = (fr->offload & VMBS_NV_TXOFF_TSO) != 0;
 	struct iovec siov[NV_TXOFF_MAX_IOV];
 	struct vmbs_nv_txframe seg;
-	struct nv_txoff_hdrs h;
-	uint8_t hb[NV_TXOFF_HDR_MAX], rh[256];
+	struct vmbs_txoff_hdrs h;
+	uint8_t hb[VMBS_TXOFF_HDR_MAX], rh[256];
 	uint32_t nseg = 1, mss = 0, k, hl, biggest;
 
 	if (fr->iovcnt >= NV_TXOFF_MAX_IOV ||
-	    nv_txoff_parse(fr->iov, fr->iovcnt, len, tso, &h) != 0)
+	    vmbs_txoff_parse(fr->iov, fr->iovcnt, len, tso, &h) != 0)
 		goto bad;
 	if (tso) {
 		mss = fr->tso_mss;
-		nseg = nv_txoff_nseg(&h, mss);
+		nseg = vmbs_txoff_nseg(&h, mss);
 		if (nseg == 0 || nseg > VMBS_NV_TSO_MAX_SEGS)
 			goto bad;
 	}
@@ -1001,7 +1001,7 @@ nv_tx_offloaded(struct vmbs_nv *nic, struct nv_queue *nq, struct vmbs_rxbuf_part
 		int rc;
 
 		seg.iov = siov;
-		seg.iovcnt = nv_txoff_segment(&h, fr->iov, fr->iovcnt, mss, k, nseg, hb, siov,
+		seg.iovcnt = vmbs_txoff_segment(&h, fr->iov, fr->iovcnt, mss, k, nseg, hb, siov,
 					      RTE_DIM(siov), &csum);
 		for (j = 0; j < seg.iovcnt; j++)
 			seglen += (uint32_t)siov[j].iov_len;

@@ -34,6 +34,7 @@
 #include "vmbs_netvsp.h"
 #include "vmbs_nvsp.h"
 #include "vmbs_rxbuf.h"
+#include "vmbs_txoff.h"
 
 extern int vmbs_nv_logtype;
 #define NV_LOG(level, fmt, ...) \
@@ -47,36 +48,6 @@ extern int vmbs_nv_logtype;
  * it) plus the GPA ranges lib/chan merged.
  */
 #define NV_REQ_MAX_SEGS (VMBS_NV_FRAME_MAX_SEGS + 4u)
-
-/* Host-to-guest software offloads (txoff.c). */
-#define NV_TXOFF_HDR_MAX 192u
-
-/* A frame's headers: a private copy, parsed and checked. */
-struct nv_txoff_hdrs {
-	uint32_t frame_len;
-	uint32_t payload;		/* L4 payload bytes (IP length based) */
-	uint16_t l2, l3, l4;		/* header lengths; l4 0 for a fragment */
-	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
-	bool ipv4;
-	bool fragment;			/* IPv4 fragment: IP checksum only */
-	uint8_t b[NV_TXOFF_HDR_MAX];	/* the frame's first bytes */
-};
-
-/* 0, or -EINVAL (malformed) / -EPROTONOSUPPORT (not IP, TCP or UDP). */
-int nv_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, bool tso,
-		   struct nv_txoff_hdrs *h);
-/* Segments of @p mss payload bytes (1 for an empty payload); 0: bad mss. */
-uint32_t nv_txoff_nseg(const struct nv_txoff_hdrs *h, uint32_t mss);
-/*
- * Segment @p k of @p nseg (nseg 1: the whole frame, lengths fixed up only
- * when @p mss is non-zero): its headers written to @p hdr (l2 + l3 + l4
- * bytes, checksums filled in), the segment as iovecs in @p out (the first
- * is @p hdr, the others slices of @p iov), the checksum PPI's result bits
- * in @p csum_ppi. Returns the iovec count; 0 if @p max is too small.
- */
-uint16_t nv_txoff_segment(const struct nv_txoff_hdrs *h, const struct iovec *iov,
-			  uint16_t iovcnt, uint32_t mss, uint32_t k, uint32_t nseg, uint8_t *hdr,
-			  struct iovec *out, uint16_t max, uint32_t *csum_ppi);
 
 /* Receive-buffer partition guard. */
 struct nv_part {

@@ -3,24 +3,20 @@
  */
 
 /*
- * Host-to-guest Tx offloads in software: what a NIC does on Tx (IPv4,
- * TCP and UDP checksums; TCP segmentation), done while the frame is
- * copied into the guest's receive buffer anyway. Guests are told the
- * checksums are good (the checksum PPI), as Hyper-V tells a VM whose
- * peer on the same switch offloaded them.
- *
- * The frame may be another guest's memory (a zero-copy mbuf): its headers
- * are copied once into nv_txoff_hdrs and only that copy is parsed and
- * edited; the payload is read in place, never written.
+ * Tx offloads in software (vmbs_txoff.h): headers are copied once into
+ * vmbs_txoff_hdrs and only that copy is parsed and edited; the payload is
+ * read in place, never written (it may be a guest's memory).
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_ip.h>
 
-#include "netvsp_pvt.h"
+#include "vmbs_rndis.h"
+#include "vmbs_txoff.h"
 
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6 0x86dd
@@ -105,15 +101,15 @@ sum_fold(uint32_t s)
 }
 
 int
-nv_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, bool tso,
-	       struct nv_txoff_hdrs *h)
+vmbs_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, bool tso,
+	       struct vmbs_txoff_hdrs *h)
 {
 	const uint8_t *b = h->b;
 	uint32_t l2 = 14, l3, l4, ip_len, have;
 	uint16_t type;
 	int tags;
 
-	memset(h, 0, offsetof(struct nv_txoff_hdrs, b));
+	memset(h, 0, offsetof(struct vmbs_txoff_hdrs, b));
 	have = iov_gather(iov, iovcnt, 0, h->b, (uint32_t)RTE_MIN(frame_len, sizeof(h->b)));
 	if (have < l2)
 		return -EINVAL;
@@ -179,7 +175,7 @@ nv_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, boo
 }
 
 uint32_t
-nv_txoff_nseg(const struct nv_txoff_hdrs *h, uint32_t mss)
+vmbs_txoff_nseg(const struct vmbs_txoff_hdrs *h, uint32_t mss)
 {
 	uint32_t n;
 
@@ -236,7 +232,7 @@ iov_slice(const struct iovec *iov, uint16_t iovcnt, uint32_t off, uint32_t len,
 }
 
 uint16_t
-nv_txoff_segment(const struct nv_txoff_hdrs *h, const struct iovec *iov, uint16_t iovcnt,
+vmbs_txoff_segment(const struct vmbs_txoff_hdrs *h, const struct iovec *iov, uint16_t iovcnt,
 		 uint32_t mss, uint32_t k, uint32_t nseg, uint8_t *hdr,
 		 struct iovec *out, uint16_t max, uint32_t *csum_ppi)
 {
