@@ -10,7 +10,9 @@
  * each port.
  *
  * Frames are never written: zero-copy Rx mbufs point at guest memory
- * mapped read-only (docs/pmd.md). Only mbuf metadata of a frame this lcore
+ * mapped read-only (docs/pmd.md). What a guest offloaded (checksums, TSO)
+ * the PMD does for guest ports; for the uplink it is done here, into
+ * fresh mbufs (uplink_sw_offload()). Only mbuf metadata of a frame this lcore
  * holds alone is touched (the VLAN Tx flag, before any flood). A flood
  * shares the frame: every segment's reference count grows by the number
  * of extra destinations and each destination's Tx (or our drop) releases
@@ -27,6 +29,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "srvd_bridge.h"
+#include "vmbs_txoff.h"
 #include "vmbus_srvd.h"
 
 static struct srvd_state *fwd_state;
@@ -45,15 +48,110 @@ srvd_fwd_init(struct srvd_state *s)
 #define OFFLOAD_FLAGS (RTE_MBUF_F_RX_VLAN_STRIPPED | RTE_MBUF_F_TX_IP_CKSUM | \
 		       RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)
 
+#define TX_OFFLOAD_REQ (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK)
+
+static void pend_flush(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out);
+
 static inline bool
 port_up(const struct srvd_port *p)
 {
 	return __atomic_load_n(&p->link_up, __ATOMIC_RELAXED) != 0;
 }
 
+/* A fresh mbuf (chained past one mbuf's room) holding the iovecs. */
+static struct rte_mbuf *
+mbuf_from_iov(struct rte_mempool *pool, const struct iovec *iov, uint16_t n)
+{
+	struct rte_mbuf *head = rte_pktmbuf_alloc(pool), *tail = head;
+	uint16_t k;
+
+	for (k = 0; head != NULL && k < n; k++) {
+		const uint8_t *src = iov[k].iov_base;
+		size_t left = iov[k].iov_len;
+
+		while (left > 0) {
+			uint16_t room = rte_pktmbuf_tailroom(tail), c;
+
+			if (room == 0) {
+				struct rte_mbuf *more = rte_pktmbuf_alloc(pool);
+
+				if (more == NULL || rte_pktmbuf_chain(head, more) != 0) {
+					rte_pktmbuf_free(more);
+					rte_pktmbuf_free(head);
+					return NULL;
+				}
+				tail = more;
+				continue;
+			}
+			c = (uint16_t)RTE_MIN((size_t)room, left);
+			memcpy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), src, c);
+			tail->data_len = (uint16_t)(tail->data_len + c);
+			head->pkt_len += c;
+			src += c;
+			left -= c;
+		}
+	}
+	return head;
+}
+
+/*
+ * The uplink gets what a guest offloaded (checksums, TSO) done here, in
+ * software, into fresh mbufs: zero-copy frames are read-only guest memory,
+ * and a NIC's own offloads would need pseudo-header sums written into
+ * them first. Consumes one reference of @p m.
+ */
+static void
+uplink_sw_offload(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out, struct rte_mbuf *m)
+{
+	struct iovec iov[RTE_MBUF_MAX_NB_SEGS > 64 ? 64 : RTE_MBUF_MAX_NB_SEGS], seg[65];
+	const bool tso = (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0;
+	uint8_t hdr[VMBS_TXOFF_HDR_MAX];
+	const struct rte_mbuf *sm;
+	struct vmbs_txoff_hdrs h;
+	uint32_t nseg = 1, mss = 0, k, csum;
+	uint16_t n = 0;
+
+	for (sm = m; sm != NULL && n < RTE_DIM(iov); sm = sm->next, n++) {
+		iov[n].iov_base = rte_pktmbuf_mtod(sm, void *);
+		iov[n].iov_len = sm->data_len;
+	}
+	if (sm != NULL || vmbs_txoff_parse(iov, n, rte_pktmbuf_pkt_len(m), tso, &h) != 0)
+		goto bad;
+	if (tso) {
+		mss = m->tso_segsz;
+		nseg = vmbs_txoff_nseg(&h, mss);
+		if (nseg == 0 || nseg > VMBS_TXOFF_MAX_SEGS)
+			goto bad;
+	}
+	for (k = 0; k < nseg; k++) {
+		uint16_t c = vmbs_txoff_segment(&h, iov, n, mss, k, nseg, hdr, seg, RTE_DIM(seg),
+						&csum);
+		struct rte_mbuf *o = c != 0 ? mbuf_from_iov(s->pool, seg, c) : NULL;
+
+		if (o == NULL || (o->nb_segs > 1 && !s->ports[out].multiseg)) {
+			rte_pktmbuf_free(o);
+			CNT_ADD(lc->cnt[out].drop_offload, 1);
+			continue;
+		}
+		o->ol_flags = m->ol_flags & RTE_MBUF_F_TX_VLAN;
+		o->vlan_tci = m->vlan_tci;
+		if (lc->nb_pend[out] == VMBS_MAX_BURST)
+			pend_flush(s, lc, out);
+		lc->pend[out][lc->nb_pend[out]++] = o;
+		CNT_ADD(lc->cnt[out].tx_sw_segs, 1);
+	}
+	CNT_ADD(lc->cnt[out].tx_sw_offload, 1);
+	rte_pktmbuf_free(m);
+	return;
+bad:
+	CNT_ADD(lc->cnt[out].drop_offload, 1);
+	rte_pktmbuf_free(m);
+}
+
 /*
  * Queue @p m (one reference of it) for port @p out. Ports that cannot take
- * what the frame needs get a copy (chains) or a counted drop (VLAN).
+ * what the frame needs get a copy (chains, offloads for the uplink) or a
+ * counted drop (VLAN).
  */
 static inline void
 pend_add(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out, struct rte_mbuf *m)
@@ -63,6 +161,10 @@ pend_add(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out, struct rte_m
 	if (unlikely((m->ol_flags & RTE_MBUF_F_TX_VLAN) && !p->vlan_insert)) {
 		CNT_ADD(lc->cnt[out].drop_vlan, 1);
 		rte_pktmbuf_free(m);
+		return;
+	}
+	if (unlikely((m->ol_flags & TX_OFFLOAD_REQ) && p->kind == SRVD_PORT_UPLINK)) {
+		uplink_sw_offload(s, lc, out, m);
 		return;
 	}
 	if (unlikely(m->nb_segs > 1 && !p->multiseg)) {

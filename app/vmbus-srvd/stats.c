@@ -44,6 +44,9 @@ srvd_counters_sum(const struct srvd_state *s, uint16_t p, struct srvd_counters *
 		out->drop_vlan += LOAD(c->drop_vlan);
 		out->drop_multiseg += LOAD(c->drop_multiseg);
 		out->tx_copied += LOAD(c->tx_copied);
+		out->drop_offload += LOAD(c->drop_offload);
+		out->tx_sw_offload += LOAD(c->tx_sw_offload);
+		out->tx_sw_segs += LOAD(c->tx_sw_segs);
 		out->rx_vlan += LOAD(c->rx_vlan);
 		out->rx_csum += LOAD(c->rx_csum);
 		out->rx_tso += LOAD(c->rx_tso);
@@ -156,19 +159,20 @@ srvd_stats_summary(const struct srvd_state *s, double secs)
 		       c.tx_bytes, c.flooded);
 		printf("vmbus-srvd: port %u [%s] dropped: same_port %" PRIu64 " bad_src %" PRIu64
 		       " runt %" PRIu64 " no_port %" PRIu64 " tx_full %" PRIu64
-		       " link_down %" PRIu64 " vlan %" PRIu64 " multiseg %" PRIu64
-		       " (copied %" PRIu64 ")\n",
+		       " link_down %" PRIu64 " vlan %" PRIu64 " offload %" PRIu64
+		       " multiseg %" PRIu64 " (copied %" PRIu64 ")\n",
 		       sp->port_id, sp->section, c.drop_same_port, c.drop_bad_src, c.drop_runt,
 		       c.drop_no_port, c.drop_tx_full, c.drop_link_down, c.drop_vlan,
-		       c.drop_multiseg, c.tx_copied);
+		       c.drop_offload, c.drop_multiseg, c.tx_copied);
 		printf("vmbus-srvd: port %u [%s] pmd: ipackets %" PRIu64 " opackets %" PRIu64
 		       " ierrors %" PRIu64 " oerrors %" PRIu64 " imissed %" PRIu64
 		       " rx_nombuf %" PRIu64 " outstanding %" PRId64 "\n",
 		       sp->port_id, sp->section, st.ipackets, st.opackets, st.ierrors,
 		       st.oerrors, st.imissed, st.rx_nombuf, outstanding_requests(sp->port_id));
 		printf("vmbus-srvd: port %u [%s] offloads: vlan %" PRIu64 " csum %" PRIu64
-		       " tso %" PRIu64 "\n", sp->port_id, sp->section, c.rx_vlan, c.rx_csum,
-		       c.rx_tso);
+		       " tso %" PRIu64 " sw_done %" PRIu64 " sw_frames %" PRIu64 "\n",
+		       sp->port_id, sp->section, c.rx_vlan, c.rx_csum, c.rx_tso, c.tx_sw_offload,
+		       c.tx_sw_segs);
 		queue_counts(sp);
 	}
 	printf("vmbus-srvd: mac table: %u of %u entries live\n",

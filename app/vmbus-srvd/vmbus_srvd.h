@@ -121,6 +121,9 @@ struct srvd_counters {
 	uint64_t drop_vlan;		/* VLAN tag to a port without VLAN insert */
 	uint64_t drop_multiseg;		/* chain to a port without MULTI_SEGS, no copy */
 	uint64_t tx_copied;		/* chains copied for such a port */
+	uint64_t drop_offload;		/* uplink: offload request not doable */
+	uint64_t tx_sw_offload;		/* uplink: frames offloaded in software */
+	uint64_t tx_sw_segs;		/* uplink: frames they became */
 	/* received frames carrying the guest's per-packet offload info */
 	uint64_t rx_vlan;		/* 802.1Q PPI: tag taken off */
 	uint64_t rx_csum;		/* checksum request PPI (IP, TCP or UDP) */

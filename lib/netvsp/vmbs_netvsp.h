@@ -69,6 +69,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vmbs_txoff.h"
+
 #include "vmbs_chan.h"
 #include "vmbs_rndis.h"
 #include "vmbs_vm.h"
@@ -179,7 +181,7 @@ struct vmbs_nv_params {
 /** vmbs_nv_txframe.offload: TCP segmentation at tso_mss (checksums too). */
 #define VMBS_NV_TXOFF_TSO (1u << 1)
 /** Segments one TSO frame may become; more is a tx_offload_bad drop. */
-#define VMBS_NV_TSO_MAX_SEGS 128u
+#define VMBS_NV_TSO_MAX_SEGS VMBS_TXOFF_MAX_SEGS
 
 /** A host-to-guest frame for vmbs_nv_tx_burst(). */
 struct vmbs_nv_txframe {

@@ -31,6 +31,9 @@
 
 /** Bytes of the frame copied for its headers (L2 + L3 + L4 must fit). */
 #define VMBS_TXOFF_HDR_MAX 192u
+/** Segments callers let one TSO frame become (62780 B at an MSS of 536
+ *  is 118); more is treated as a bad request. */
+#define VMBS_TXOFF_MAX_SEGS 128u
 
 /** A frame's headers: a private copy, parsed and checked. */
 struct vmbs_txoff_hdrs {

@@ -16,6 +16,12 @@
 #                guest frames reach the uplink as zero-copy mbufs), and
 #                8972 B at MTU 9000 on every hop
 #   flood        ping -f -c 2000: not one request lost
+#   offloads     the guest switches to testpmd's csum engine with IP, UDP
+#                and TCP checksums and TSO (MSS 1000) left to the host;
+#                test/tools/uplink_peer.py sends UDP datagrams and a 3000 B
+#                TCP frame over IPv4 and IPv6, and checks what comes back:
+#                vmbus-srvd filled in every checksum and cut the TCP frames
+#                into 3 segments each, in software, for the uplink
 #   summary      SIGTERM: vmbus-srvd exits cleanly with no mbuf in use; what
 #                it received on the uplink it delivered to the guest, and
 #                what the guest sent went out of the uplink
@@ -216,6 +222,25 @@ ping_check "sizes: 1400 B" 20 -i 0.05 -s 1400
 ping_check "sizes: 8972 B (MTU 9000)" 20 -i 0.05 -s 8972 -M do
 ping_check "flood" 2000 -f
 
+# ---- offloads the guest leaves to the host, done for the uplink.
+vmac=$(ip netns exec "$ns" cat "/sys/class/net/$veth_n/address")
+printf 'stop\nport stop 0\ncsum set ip hw 0\ncsum set udp hw 0\ncsum set tcp hw 0
+tso set 1000 0\nport start 0\nset eth-peer 0 %s\nset fwd csum\nstart\nmark_offl\n' "$vmac" >&4
+if wait_for "$glog" "mark_offl" 300; then
+	sleep 1
+	out=$(timeout 60 ip netns exec "$ns" python3 "$(dirname "$0")/../tools/uplink_peer.py" \
+		--ifname "$veth_n" --guest-mac "$MAC_G" --ip "$IP_NS" --guest-ip "$IP_G" 2>&1)
+	printf '%s\n' "$out" | grep -v ": ok: \|: FAILED: \|passed," | sed 's/^/srvd_uplink: peer: /'
+	printf '%s\n' "$out" | sed -n 's/^uplink_peer: ok: //p' > "$work/peer.ok"
+	printf '%s\n' "$out" | sed -n 's/^uplink_peer: FAILED: //p' > "$work/peer.ko"
+	while read -r l; do ok "offloads: $l"; done < "$work/peer.ok"
+	while read -r l; do ko "offloads: $l"; done < "$work/peer.ko"
+	[ -s "$work/peer.ok" ] || [ -s "$work/peer.ko" ] || ko "offloads: uplink_peer said nothing"
+else
+	ko "offloads: the guest did not take the csum engine"
+	tail -20 "$glog"
+fi
+
 # ---- summary.
 printf 'stop\n' >&4
 kill "$gl_pid" 2>/dev/null
@@ -241,14 +266,19 @@ up_out=$(sv uplink pmd opackets)
 g_in=$(sv nic0 pmd opackets)
 g_out=$(sv nic0 pmd ipackets)
 g_err=$(sv nic0 pmd oerrors)
-info "uplink: in ${up_in:-?} out ${up_out:-?}; guest: got ${g_in:-?} (oerrors ${g_err:-?}) sent ${g_out:-?}"
-# Requests: 20 + 20 + 20 + 2000 echo, plus ARP; the guest's port is the
-# only other one, so every frame from the uplink is the guest's.
-if [ "${g_out:-0}" -ge 2061 ] && [ "${up_out:-x}" = "$g_out" ] && [ "${g_err:-x}" = 0 ] &&
-   [ "${up_in:-x}" = "${g_in:-y}" ]; then
-	ok "summary: the guest got every frame the uplink brought, the uplink sent all the guest's"
+sw_done=$(sv uplink offloads sw_done)
+sw_frames=$(sv uplink offloads sw_frames)
+sw_drop=$(sv uplink dropped offload)
+info "uplink: in ${up_in:-?} out ${up_out:-?}; guest: got ${g_in:-?} (oerrors ${g_err:-?}) sent ${g_out:-?}; offloaded ${sw_done:-?} into ${sw_frames:-?} frames, ${sw_drop:-?} dropped"
+# Requests: 20 + 20 + 20 + 2000 echo, plus ARP, plus the peer's 52; the
+# guest's port is the only other one, so every frame from the uplink is
+# the guest's. What the guest offloaded left as more frames.
+if [ "${g_out:-0}" -ge 2113 ] && [ "${g_err:-x}" = 0 ] && [ "${up_in:-x}" = "${g_in:-y}" ] &&
+   [ "${sw_done:-x}" = 52 ] && [ "${sw_drop:-x}" = 0 ] &&
+   [ "${up_out:-x}" = $((g_out - sw_done + sw_frames)) ]; then
+	ok "summary: the guest got every frame the uplink brought, the uplink sent all the guest's ($sw_done offloaded in software as $sw_frames)"
 else
-	ko "summary: uplink in ${up_in:-?} out ${up_out:-?}, guest got ${g_in:-?} sent ${g_out:-?} oerrors ${g_err:-?}"
+	ko "summary: uplink in ${up_in:-?} out ${up_out:-?}, guest got ${g_in:-?} sent ${g_out:-?} oerrors ${g_err:-?}, offloaded ${sw_done:-?} as ${sw_frames:-?}, ${sw_drop:-?} dropped"
 fi
 
 # ---- [uplink] mtu beyond what the driver takes (af_packet: 1518 B
