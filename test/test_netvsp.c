@@ -2929,6 +2929,33 @@ sw_tx_offloads(void)
 	env_down(e);
 }
 
+/* A TSO frame needing more slots than the partition has can never fit. */
+static void
+sw_tso_beyond_partition_is_oversize(void)
+{
+	static struct off_frame f;
+	struct env_cfg cfg = { .recv_buf = 64u << 10 };
+	struct vmbs_nv_queue_stats q0, q1;
+	struct env *e = env_slot();
+	uint32_t base;
+
+	VMBS_CHECK(env_ready(e, &cfg, 1) == 0);
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q0), 0);
+	base = nvg_rx_count(e->g);
+	/* 45 segments; the 64 KiB buffer's one partition has 19 slots. */
+	mk_off_frame(&f, false, 6, false, 62000, 1);
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 1400), 1);
+	CU_ASSERT_EQUAL(vmbs_nv_queue_stats_get(e->nic, 0, &q1), 0);
+	CU_ASSERT_EQUAL(q1.tx_oversize - q0.tx_oversize, 1);
+	CU_ASSERT_EQUAL(q1.tx_full, q0.tx_full);
+	/* 8 segments fit. */
+	mk_off_frame(&f, false, 6, false, 8 * 1400, 2);
+	CU_ASSERT_EQUAL(off_send(e, &f, VMBS_NV_TXOFF_TSO, 1400), 1);
+	CU_ASSERT_EQUAL(nvg_rx_wait(e->g, base + 8), 0);
+	CU_ASSERT_EQUAL(nvg_rx_count(e->g), base + 8);
+	env_down(e);
+}
+
 /* ---- suite ---- */
 
 static int
@@ -2980,6 +3007,7 @@ static const struct vmbs_test_case cases[] = {
 	{ "abrupt_exit_mid_traffic_then_new_session", disconnect_mid_traffic },
 	{ "concurrent_tx_on_one_queue_counts_every_drop", concurrent_tx_counts_every_drop },
 	{ "h2g_software_checksums_and_tso", sw_tx_offloads },
+	{ "h2g_tso_beyond_partition_is_oversize", sw_tso_beyond_partition_is_oversize },
 	{ NULL, NULL },
 };
 

@@ -986,7 +986,10 @@ nv_tx_offloaded(struct vmbs_nv *nic, struct nv_queue *nq, struct vmbs_rxbuf_part
 	seg.ppi.present |= VMBS_RNDIS_PPI_F_CSUM;
 	hl = vmbs_rndis_rx_hdr_len(&seg.ppi);
 	biggest = nseg > 1 ? (uint32_t)h.l2 + h.l3 + h.l4 + mss : len;
-	if (hl > sizeof(rh) || (uint64_t)hl + biggest > usable) {
+	/* A segment larger than a slot, or more segments than the partition
+	 * has slots, would never fit: oversize, not a wait for slots.
+	 */
+	if (hl > sizeof(rh) || (uint64_t)hl + biggest > usable || nseg > rp->count) {
 		nq->st.tx_oversize++;
 		return 0;
 	}
