@@ -58,6 +58,7 @@ static void
 mk(struct frame *f, bool v6, uint8_t proto, uint32_t tags, uint32_t ip_opts,
    uint32_t tcp_opts, uint32_t payload)
 {
+	/* IPv6: @p ip_opts bytes of extension headers (multiples of 8). */
 	uint8_t *ip, *l4;
 	uint32_t i, l4len;
 
@@ -77,7 +78,7 @@ mk(struct frame *f, bool v6, uint8_t proto, uint32_t tags, uint32_t ip_opts,
 	f->l2 += 2;
 	f->v6 = v6;
 	f->proto = proto;
-	f->l3 = v6 ? 40 : 20 + ip_opts;
+	f->l3 = (v6 ? 40 : 20) + ip_opts;
 	f->l4 = proto == IPPROTO_TCP ? 20 + tcp_opts : 8;
 	f->payload = payload;
 	l4len = f->l4 + payload;
@@ -87,10 +88,25 @@ mk(struct frame *f, bool v6, uint8_t proto, uint32_t tags, uint32_t ip_opts,
 	for (i = 0; i < f->l3 + l4len; i++)
 		ip[i] = (uint8_t)rng();
 	if (v6) {
+		uint32_t off = 40, nh = 6;
+
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)(l4len >> 8);
-		ip[5] = (uint8_t)l4len;
-		ip[6] = proto;
+		ip[4] = (uint8_t)((f->l3 - 40 + l4len) >> 8);
+		ip[5] = (uint8_t)(f->l3 - 40 + l4len);
+		/* Hop-by-hop first, then destination options / finished routing. */
+		while (off < f->l3) {
+			uint32_t len = f->l3 - off > 16 && (rng() & 1) ? 16 : 8;
+			uint8_t kind = off == 40 ? 0 : (rng() & 1) ? 60 : 43;
+
+			len = len > f->l3 - off ? f->l3 - off : len;
+			ip[nh] = kind;
+			ip[off + 1] = (uint8_t)(len / 8 - 1);
+			if (kind == 43)
+				ip[off + 3] = 0;	/* segments left */
+			nh = off;
+			off += len;
+		}
+		ip[nh] = proto;
 	} else {
 		ip[0] = (uint8_t)(0x40 | (f->l3 / 4));
 		ip[2] = (uint8_t)((f->l3 + l4len) >> 8);
@@ -173,7 +189,7 @@ parse_finds_every_header_layout(void)
 				uint8_t proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 				uint16_t n;
 
-				mk(&f, v6, proto, tags, v6 ? 0 : 40, tcp ? 40 : 0, 700);
+				mk(&f, v6, proto, tags, v6 ? 24 : 40, tcp ? 40 : 0, 700);
 				n = split(&f, f.len, iov, 64);
 				CU_ASSERT_EQUAL_FATAL(vmbs_txoff_parse(iov, n, f.len, false, &h), 0);
 				CU_ASSERT_EQUAL(h.l2, f.l2);
@@ -218,6 +234,7 @@ hostile_fields_are_refused_or_clamped(void)
 	static struct frame f;
 	struct vmbs_txoff_hdrs h;
 	struct iovec iov[1];
+	uint32_t i;
 
 	mk(&f, false, IPPROTO_TCP, 0, 0, 0, 50);
 	iov[0].iov_base = f.b;
@@ -252,7 +269,24 @@ hostile_fields_are_refused_or_clamped(void)
 	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), 0);
 	CU_ASSERT(h.fragment);
 	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, true, &h), -EPROTONOSUPPORT);
-	mk(&f, true, 0, 0, 0, 0, 50);	/* IPv6 next header 0: hop-by-hop */
+	/* IPv6 with one 8 B extension header at 54. */
+	mk(&f, true, IPPROTO_UDP, 0, 8, 0, 50);
+	iov[0].iov_len = f.len;
+	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), 0);
+	CU_ASSERT_EQUAL(h.l3, 48);
+	f.b[20] = 43;	/* a routing header... */
+	f.b[54 + 3] = 1;	/* ...with a segment left: another final destination */
+	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), -EPROTONOSUPPORT);
+	f.b[20] = 44;	/* a fragment header */
+	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), -EPROTONOSUPPORT);
+	f.b[20] = 60;	/* destination options 2 KiB long, in a 120 B frame */
+	f.b[54 + 1] = 255;
+	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), -EINVAL);
+	/* Eight destination-options headers in a row: the walk stops there. */
+	for (i = 0; i < 8; i++) {
+		f.b[54 + 8 * i] = 60;
+		f.b[55 + 8 * i] = 0;
+	}
 	CU_ASSERT_EQUAL(vmbs_txoff_parse(iov, 1, f.len, false, &h), -EPROTONOSUPPORT);
 	CU_ASSERT_EQUAL(vmbs_txoff_nseg(&h, 0), 0);
 }
@@ -321,7 +355,7 @@ random_frames_sum_and_segment_right(void)
 		uint32_t nseg, k, got = 0, hl, csum, want;
 		uint16_t n, c;
 
-		mk(&f, v6, proto, rng() % 3, v6 ? 0 : (rng() % 11) * 4,
+		mk(&f, v6, proto, rng() % 3, v6 ? (rng() % 5) * 8 : (rng() % 11) * 4,
 		   proto == IPPROTO_TCP ? (rng() % 11) * 4 : 0, payload);
 		n = split(&f, f.len, iov, 64);
 		CU_ASSERT_EQUAL_FATAL(vmbs_txoff_parse(iov, n, f.len, tso, &h), 0);
@@ -341,6 +375,14 @@ random_frames_sum_and_segment_right(void)
 			len = gather(out, c, seg);
 			CU_ASSERT_EQUAL(len, hl + plen);
 			CU_ASSERT(csums_ok(&f, seg, len));
+			/* The IP length fields describe the segment. */
+			if (v6) {
+				CU_ASSERT_EQUAL((uint32_t)(seg[f.l2 + 4] << 8 | seg[f.l2 + 5]),
+						len - f.l2 - 40);
+			} else {
+				CU_ASSERT_EQUAL((uint32_t)(seg[f.l2 + 2] << 8 | seg[f.l2 + 3]),
+						len - f.l2);
+			}
 			CU_ASSERT_EQUAL(csum, want);
 			CU_ASSERT(memcmp(seg, f.b, f.l2) == 0);
 			memcpy(joined + got, seg + hl, plen);

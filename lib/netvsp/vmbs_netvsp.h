@@ -192,7 +192,7 @@ struct vmbs_nv_txframe {
 	/**
 	 * VMBS_NV_TXOFF_*: what a NIC would do on Tx, done in software while
 	 * the frame is copied (Ethernet, up to two VLAN tags, IPv4 or IPv6
-	 * without extension headers, TCP or UDP; headers parsed from the
+	 * with its usual extension headers, TCP or UDP; headers parsed from the
 	 * frame). The guest gets the checksum PPI saying they are good. A
 	 * frame that cannot be done is dropped (tx_offload_bad).
 	 */

@@ -107,7 +107,7 @@ vmbs_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, b
 	const uint8_t *b = h->b;
 	uint32_t l2 = 14, l3, l4, ip_len, have;
 	uint16_t type;
-	int tags;
+	int tags, ext;
 
 	memset(h, 0, offsetof(struct vmbs_txoff_hdrs, b));
 	have = iov_gather(iov, iovcnt, 0, h->b, (uint32_t)RTE_MIN(frame_len, sizeof(h->b)));
@@ -134,9 +134,25 @@ vmbs_txoff_parse(const struct iovec *iov, uint16_t iovcnt, uint32_t frame_len, b
 	} else if (type == ETH_P_IPV6) {
 		if (have < l2 + 40 || b[l2] >> 4 != 6)
 			return -EINVAL;
-		/* Extension headers are not walked: TCP or UDP must follow. */
+		/*
+		 * Hop-by-hop, destination options and routing headers are
+		 * walked (at most 8, within the copy); a routing header with
+		 * segments left would change the pseudo-header's destination,
+		 * and other headers (fragment, AH, ESP) end the walk.
+		 */
 		l3 = 40;
 		h->proto = b[l2 + 6];
+		for (ext = 0; ext < 8 && (h->proto == 0 || h->proto == 60 || h->proto == 43);
+		     ext++) {
+			if (have < l2 + l3 + 8)
+				return -EINVAL;
+			if (h->proto == 43 && b[l2 + l3 + 3] != 0)
+				return -EPROTONOSUPPORT;
+			h->proto = b[l2 + l3];
+			l3 += (uint32_t)(b[l2 + l3 + 1] + 1) * 8u;
+		}
+		if (have < l2 + l3)
+			return -EINVAL;
 		ip_len = rd16(b + l2 + 4) + 40u;
 	} else {
 		return -EPROTONOSUPPORT;
@@ -251,7 +267,7 @@ vmbs_txoff_segment(const struct vmbs_txoff_hdrs *h, const struct iovec *iov, uin
 			wr16(ip + 2, (uint16_t)(h->l3 + h->l4 + plen));
 			wr16(ip + 4, (uint16_t)(rd16(h->b + h->l2 + 4) + k));
 		} else {
-			wr16(ip + 4, (uint16_t)(h->l4 + plen));
+			wr16(ip + 4, (uint16_t)(h->l3 - 40 + h->l4 + plen));
 		}
 		wr32(l4 + 4, rd32(h->b + hl - h->l4 + 4) + k * mss);
 		if (k + 1 < nseg)
@@ -264,7 +280,7 @@ vmbs_txoff_segment(const struct vmbs_txoff_hdrs *h, const struct iovec *iov, uin
 		if (mss != 0 && h->ipv4)
 			wr16(ip + 2, (uint16_t)(h->l3 + h->l4 + plen));
 		else if (mss != 0)
-			wr16(ip + 4, (uint16_t)(h->l4 + plen));
+			wr16(ip + 4, (uint16_t)(h->l3 - 40 + h->l4 + plen));
 	}
 	*csum_ppi = 0;
 	if (h->ipv4) {

@@ -10,8 +10,9 @@
  * receive slot; vmbus-srvd builds fresh mbufs for an uplink.
  *
  * Frames: Ethernet, up to two VLAN tags (802.1Q, 802.1ad), IPv4 (options
- * allowed) or IPv6 without extension headers, then TCP or UDP. The
- * header lengths come from the frame, never from the caller.
+ * allowed) or IPv6 (hop-by-hop, destination options and finished routing
+ * headers allowed), then TCP or UDP. The header lengths come from the
+ * frame, never from the caller.
  *
  * The frame may be hostile (another guest's memory, changing under us):
  * its first bytes are copied once into vmbs_txoff_hdrs and only that copy
@@ -30,7 +31,7 @@
 #include <sys/uio.h>
 
 /** Bytes of the frame copied for its headers (L2 + L3 + L4 must fit). */
-#define VMBS_TXOFF_HDR_MAX 192u
+#define VMBS_TXOFF_HDR_MAX 256u
 /** Segments callers let one TSO frame become (62780 B at an MSS of 536
  *  is 118); more is treated as a bad request. */
 #define VMBS_TXOFF_MAX_SEGS 128u
