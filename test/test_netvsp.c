@@ -2643,27 +2643,6 @@ concurrent_tx_counts_every_drop(void)
 
 /* ---- 11. software Tx offloads: checksums and TSO ---- */
 
-/* Reference sums, byte by byte (independent of the engine's). */
-static uint32_t
-ref_sum(uint32_t acc, const uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	return acc;
-}
-
-static uint16_t
-ref_fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
 struct off_frame {
 	uint8_t b[65536];
 	uint32_t len;
@@ -2760,14 +2739,14 @@ ref_csums_ok(const uint8_t *b, uint32_t len, const struct off_frame *f)
 	uint32_t l4len = len - f->l2 - f->l3, acc;
 
 	if (!f->v6) {
-		if (ref_fold(ref_sum(0, ip, 20)) != 0xffff)
+		if (vmbs_test_ref_sum(0, ip, 20) != 0xffff)
 			return false;
-		acc = ref_sum(0, ip + 12, 8);
+		acc = vmbs_test_ref_sum(0, ip + 12, 8);
 	} else {
-		acc = ref_sum(0, ip + 8, 32);
+		acc = vmbs_test_ref_sum(0, ip + 8, 32);
 	}
 	acc += f->proto + l4len;
-	return ref_fold(ref_sum(acc, l4, l4len)) == 0xffff;
+	return vmbs_test_ref_sum(acc, l4, l4len) == 0xffff;
 }
 
 /* Send @p f (split into iovecs at odd offsets) with @p offload. */

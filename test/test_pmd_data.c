@@ -2178,21 +2178,6 @@ h2g_undeliverable_consumed_and_counted(void)
 	penv_down(e);
 }
 
-/* Byte-wise one's complement sum (a reference, not the engine's code). */
-static uint32_t
-ref_sum16(uint32_t acc, const uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc;
-}
-
 /*
  * TSO and checksum requests as mbuf flags (what vmbus-srvd forwards from
  * a guest that offloaded them) are done by the PMD in software: the guest
@@ -2243,10 +2228,10 @@ h2g_tso_and_checksums_in_software(void)
 	for (k = 0; k < 6; k++) {
 		const struct nvg_rx_frame *f = nvg_rx_get(e->g, k);
 		uint32_t l4len = f->len - 34, plen = f->len - 54;
-		uint32_t acc = ref_sum16(0, f->data + 26, 8) + f->data[23] + l4len;
+		uint32_t acc = vmbs_test_ref_sum(0, f->data + 26, 8) + f->data[23] + l4len;
 
-		CU_ASSERT_EQUAL(ref_sum16(0, f->data + 14, 20), 0xffff);
-		CU_ASSERT_EQUAL(ref_sum16(acc, f->data + 34, l4len), 0xffff);
+		CU_ASSERT_EQUAL(vmbs_test_ref_sum(0, f->data + 14, 20), 0xffff);
+		CU_ASSERT_EQUAL(vmbs_test_ref_sum(acc, f->data + 34, l4len), 0xffff);
 		CU_ASSERT(f->ppi.present & VMBS_RNDIS_PPI_F_CSUM);
 		if (k == 5) {
 			CU_ASSERT_EQUAL(f->len, 1000);

@@ -32,20 +32,6 @@ rng(void)
 	return (uint32_t)(rng_state >> 11);
 }
 
-static uint32_t
-ref_sum(uint32_t acc, const uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc;
-}
-
 struct frame {
 	uint8_t b[12000];
 	uint32_t len, l2, l3, l4, payload;
@@ -166,13 +152,13 @@ csums_ok(const struct frame *f, const uint8_t *s, uint32_t len)
 	uint32_t l4len = len - f->l2 - f->l3, acc;
 
 	if (!f->v6) {
-		if (ref_sum(0, ip, f->l3) != 0xffff)
+		if (vmbs_test_ref_sum(0, ip, f->l3) != 0xffff)
 			return false;
-		acc = ref_sum(0, ip + 12, 8);
+		acc = vmbs_test_ref_sum(0, ip + 12, 8);
 	} else {
-		acc = ref_sum(0, ip + 8, 32);
+		acc = vmbs_test_ref_sum(0, ip + 8, 32);
 	}
-	return ref_sum(acc + f->proto + l4len, l4, l4len) == 0xffff;
+	return vmbs_test_ref_sum(acc + f->proto + l4len, l4, l4len) == 0xffff;
 }
 
 static void

@@ -76,3 +76,17 @@ vmbs_test_write_faults(volatile uint8_t *p)
 		return WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
 	return WIFEXITED(status) && WEXITSTATUS(status) != 0;
 }
+
+uint32_t
+vmbs_test_ref_sum(uint32_t acc, const uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		acc += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		acc += (uint32_t)p[len - 1] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return acc;
+}

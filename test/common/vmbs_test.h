@@ -70,6 +70,19 @@ int vmbs_test_eal_init(const char *prefix);
  */
 bool vmbs_test_write_faults(volatile uint8_t *p);
 
+/**
+ * The Internet checksum's one's complement sum, byte by byte (RFC 1071):
+ * a reference for checking checksum code, written for clarity only.
+ *
+ * @param acc
+ *   a running sum (0 to start), folded or not.
+ * @return
+ *   @p acc plus the big-endian 16-bit words of @p p (an odd last byte
+ *   padded with zero), folded to 16 bits; 0xffff over data whose checksum
+ *   field is right.
+ */
+uint32_t vmbs_test_ref_sum(uint32_t acc, const uint8_t *p, uint32_t len);
+
 /** Assert that @p expr is true; on failure fail the test and return. */
 #define VMBS_CHECK(expr) CU_ASSERT_FATAL(expr)
 
