@@ -22,8 +22,8 @@ so=$2
 launcher=$3
 qpoke=$4
 
-pass=0
-fail=0
+SMOKE_NAME=netvsc_guest
+. "$(dirname "$0")/common.sh"
 work=
 plugdir=
 srv_pid=
@@ -31,16 +31,6 @@ gl_pid=
 MAC_S=00:15:5d:fb:00:01
 # Guest frames of 64 bytes take the send buffer; of 1000, the GPA path.
 RUN_S=${VMBS_NG_RUN_S:-3}
-
-ok() {
-	echo "netvsc_guest: ok: $1"
-	pass=$((pass + 1))
-}
-
-ko() {
-	echo "netvsc_guest: FAILED: $1"
-	fail=$((fail + 1))
-}
 
 cleanup() {
 	exec 3>&- 4>&- 2>/dev/null
@@ -65,34 +55,9 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 
-# EAL refuses a -d plugin if any ancestor directory is world-writable.
-insecure=0
-d=$(dirname "$(readlink -f "$so")")
-while [ "$d" != / ]; do
-	if [ -n "$(find "$d" -maxdepth 0 -perm -0002 2>/dev/null)" ]; then
-		insecure=1
-	fi
-	d=$(dirname "$d")
-done
-if [ $insecure = 1 ]; then
-	plugdir=$(mktemp -d /run/vmbs-ng.XXXXXX)
-	chmod 700 "$plugdir"
-	cp "$so" "$plugdir/"
-	so="$plugdir/$(basename "$so")"
-fi
+smoke_plugin "$so"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_ng.XXXXXX")
-
-# Wait (bounded: $3 tenths of a second) until file $1 contains $2.
-wait_for() {
-	i=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		[ $i -ge "$3" ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 0
-}
 
 # Count of lines in $1 matching $2.
 count() {
@@ -401,5 +366,4 @@ for c in ${VMBS_NG_CASES:-1 4}; do
 	run_case "q$c" "$c"
 done
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+smoke_end

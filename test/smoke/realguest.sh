@@ -47,8 +47,8 @@ srvd=$2
 launcher=$3
 qpoke=$4
 
-pass=0
-fail=0
+SMOKE_NAME=realguest
+. "$(dirname "$0")/common.sh"
 work=
 srvd_pid=
 srvd_tp=
@@ -60,25 +60,6 @@ MAC_C=00:15:5d:fc:00:0c
 # guests' rings never fill (the 22.11 PMD miscounts a full ring).
 BURSTS=${VMBS_RG_BURSTS:-6}
 T0=$(date +%s)
-
-ok() {
-	echo "realguest: ok: $1"
-	pass=$((pass + 1))
-}
-
-failed_checks=
-ko() {
-	echo "realguest: FAILED: $1"
-	fail=$((fail + 1))
-	# Repeated after the server's log tail, so that the end of the
-	# output (all a CI summary may keep) names what failed.
-	failed_checks="$failed_checks
-realguest: FAILED: $1"
-}
-
-info() {
-	echo "realguest: $1"
-}
 
 cleanup() {
 	exec 4>&- 5>&- 6>&- 2>/dev/null
@@ -104,17 +85,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_rg.XXXXXX")
 slog=$work/srvd.log
-
-# Wait (bounded: $3 tenths of a second) until file $1 contains $2.
-wait_for() {
-	i=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		[ $i -ge "$3" ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 0
-}
 
 # testpmd echoes an unknown command: a section marker in its log.
 mark() {
@@ -195,17 +165,6 @@ maps_of() {
 	grep -c -e "rg_$$_$1" ${2:+-e "$2/"} "/proc/$srvd_tp/maps" 2>/dev/null
 }
 
-# Summary value: port section $1, line kind $2 (frames, dropped, pmd,
-# offloads, queues), key $3.
-sv() {
-	awk -v sec="[$1]" -v kind="$2" -v key="$3" '
-		$1 == "vmbus-srvd:" && $2 == "port" && $4 == sec {
-			k = $5 ~ /^(dropped|pmd|offloads|queues):$/ ? substr($5, 1, length($5) - 1) : "frames"
-			if (k != kind) next
-			for (i = 6; i < NF; i++) if ($i == key) { print $(i + 1); exit }
-		}' "$slog"
-}
-
 # Stop every forwarding guest and add its RX/TX to the totals.
 SUM_A_RX=0 SUM_A_TX=0 SUM_B_RX=0 SUM_B_TX=0 SUM_C_RX=0 SUM_C_TX=0
 nmark=0
@@ -265,6 +224,7 @@ srvd_pid=$!
 if ! wait_for "$slog" "vmbus-srvd: rate" 300; then
 	ko "vmbus-srvd did not start"
 	cat "$slog"
+	smoke_end
 	exit 1
 fi
 srvd_tp=$(pgrep -P "$srvd_pid" | head -1)
@@ -649,6 +609,4 @@ if [ $fail != 0 ]; then
 	tail -40 "$slog"
 fi
 info "total $(($(date +%s) - T0)) s"
-[ -n "$failed_checks" ] && printf '%s\n' "$failed_checks" | sed 1d
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+smoke_end

@@ -38,8 +38,8 @@ MAC_A=00:15:5d:fb:00:01
 MAC_B=00:15:5d:fb:00:02
 MAC_C=00:15:5d:fb:00:03
 
-pass=0
-fail=0
+SMOKE_NAME=srvd
+. "$(dirname "$0")/common.sh"
 srvd_pid=
 guest_pids=
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_srvd.XXXXXX")
@@ -57,16 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-ok() {
-	echo "srvd: ok: $1"
-	pass=$((pass + 1))
-}
-
-ko() {
-	echo "srvd: FAILED: $1"
-	fail=$((fail + 1))
-}
 
 # Wait (bounded: $2 tenths of a second) for file $1.
 wait_file() {
@@ -92,17 +82,6 @@ wait_pid() {
 		i=$((i + 1))
 	done
 	wait "$1"
-}
-
-# Summary value: sum $1 section ("nic0"), line $2 (frames, dropped, pmd),
-# key $3, from log $4.
-sv() {
-	awk -v sec="[$1]" -v kind="$2" -v key="$3" '
-		$1 == "vmbus-srvd:" && $2 == "port" && $4 == sec {
-			k = ($5 == "dropped:" || $5 == "pmd:") ? substr($5, 1, length($5) - 1) : "frames"
-			if (k != kind) next
-			for (i = 6; i < NF; i++) if ($i == key) { print $(i + 1); exit }
-		}' "$4"
 }
 
 # Sum of every drop counter of section $1 in log $2 ("copied" is no drop).
@@ -404,5 +383,4 @@ run_flood
 new_pass stall
 run_stall
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+smoke_end

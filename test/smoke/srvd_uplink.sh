@@ -36,9 +36,8 @@ srvd=$2
 launcher=$3
 qpoke=$4
 
-pass=0
-fail=0
-failed_checks=
+SMOKE_NAME=srvd_uplink
+. "$(dirname "$0")/common.sh"
 work=
 srvd_pid=
 srvd_tp=
@@ -50,22 +49,6 @@ IP_NS=10.211.$(($$ % 200)).1
 IP_G=10.211.$(($$ % 200)).2
 MAC_G=00:15:5d:fc:01:0a
 T0=$(date +%s)
-
-ok() {
-	echo "srvd_uplink: ok: $1"
-	pass=$((pass + 1))
-}
-
-ko() {
-	echo "srvd_uplink: FAILED: $1"
-	fail=$((fail + 1))
-	failed_checks="$failed_checks
-srvd_uplink: FAILED: $1"
-}
-
-info() {
-	echo "srvd_uplink: $1"
-}
 
 cleanup() {
 	exec 4>&- 2>/dev/null
@@ -95,36 +78,14 @@ fi
 for t in ip ping; do
 	if ! command -v $t >/dev/null; then
 		# devtools/install-deps.sh installs both.
-		echo "srvd_uplink: FAILED: no $t"
-		echo "0 passed, 1 failed"
+		ko "no $t"
+		smoke_end
 		exit 1
 	fi
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_up.XXXXXX")
 slog=$work/srvd.log
 glog=$work/guest.log
-
-# Wait (bounded: $3 tenths of a second) until file $1 contains $2.
-wait_for() {
-	i=0
-	while ! grep -q -- "$2" "$1" 2>/dev/null; do
-		[ $i -ge "$3" ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 0
-}
-
-# Summary value: port section $1, line kind $2 (frames, dropped, pmd,
-# offloads, queues), key $3.
-sv() {
-	awk -v sec="[$1]" -v kind="$2" -v key="$3" '
-		$1 == "vmbus-srvd:" && $2 == "port" && $4 == sec {
-			k = $5 ~ /^(dropped|pmd|offloads|queues):$/ ? substr($5, 1, length($5) - 1) : "frames"
-			if (k != kind) next
-			for (i = 6; i < NF; i++) if ($i == key) { print $(i + 1); exit }
-		}' "$slog"
-}
 
 # ping from the namespace: ping_check NAME COUNT ARGS...; every request
 # must be answered.
@@ -143,7 +104,7 @@ ping_check() {
 }
 
 # ---- the kernel's side: a veth pair, one end in a namespace, MTU 9000.
-ip netns add "$ns" || { ko "ip netns add"; echo "$pass passed, $fail failed"; exit 1; }
+ip netns add "$ns" || { ko "ip netns add"; smoke_end; exit 1; }
 ip link add "$veth_h" mtu 9000 type veth peer name "$veth_n" mtu 9000
 ip link set "$veth_n" netns "$ns"
 # No IPv6 on either end: router solicitations and MLD would only be noise.
@@ -183,7 +144,7 @@ done
 if ! grep -q "vmbus-srvd: rate" "$slog"; then
 	ko "vmbus-srvd did not start"
 	cat "$slog"
-	echo "$pass passed, $fail failed"
+	smoke_end
 	exit 1
 fi
 srvd_tp=$(pgrep -P "$srvd_pid" | head -1)
@@ -204,7 +165,7 @@ if wait_for "$glog" "queue state(s) set to started" 900 && wait_for "$glog" "tes
 else
 	ko "guest did not come up"
 	tail -30 "$glog"
-	echo "$pass passed, $fail failed"
+	smoke_end
 	exit 1
 fi
 printf 'set fwd icmpecho\nstart\n' >&4
@@ -300,6 +261,4 @@ if [ $fail != 0 ]; then
 	tail -20 "$glog"
 fi
 info "total $(($(date +%s) - T0)) s"
-[ -n "$failed_checks" ] && printf '%s\n' "$failed_checks" | sed 1d
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+smoke_end

@@ -41,8 +41,8 @@ fi
 MAC_A=00:15:5d:fa:00:01
 MAC_B=00:15:5d:fa:00:02
 
-pass=0
-fail=0
+SMOKE_NAME=fwd
+. "$(dirname "$0")/common.sh"
 tp_pid=
 work=
 plugdir=
@@ -64,37 +64,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok() {
-	echo "fwd: ok: $1"
-	pass=$((pass + 1))
-}
-
-ko() {
-	echo "fwd: FAILED: $1"
-	fail=$((fail + 1))
-}
-
-# EAL refuses a -d plugin if any ancestor directory is world-writable
-# (CI's clone may live under /tmp). Load it from a private directory then.
-insecure=0
-d=$(dirname "$(readlink -f "$so")")
-while [ "$d" != / ]; do
-	if [ -n "$(find "$d" -maxdepth 0 -perm -0002 2>/dev/null)" ]; then
-		insecure=1
-	fi
-	d=$(dirname "$d")
-done
-if [ $insecure = 1 ]; then
-	base=${XDG_RUNTIME_DIR:-}
-	if [ -z "$base" ] || [ ! -d "$base" ]; then
-		if [ "$(id -u)" = 0 ]; then base=/run; else base=$HOME; fi
-	fi
-	plugdir=$(mktemp -d "$base/vmbs-fwd.XXXXXX")
-	chmod 700 "$plugdir"
-	cp "$so" "$plugdir/"
-	so="$plugdir/$(basename "$so")"
-	echo "fwd: plugin copied to $so (build directory has a world-writable ancestor)"
-fi
+smoke_plugin "$so"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_fwd.XXXXXX")
 
@@ -261,5 +231,4 @@ run_pass io_copy io plain ",copybreak=65535" "" copied
 run_pass io_zc io plain "" "" zero_copy
 run_pass macswap macswap swapped ",copybreak=65535" "--promisc" copied
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+smoke_end

@@ -10,28 +10,11 @@ set -eu
 testpmd=$1
 so=$2
 
-# EAL refuses a -d plugin if any ancestor directory is world-writable
-# (CI's clone may live under /tmp). Load it from a private directory then.
-insecure=0
-d=$(dirname "$(readlink -f "$so")")
-while [ "$d" != / ]; do
-	if [ -n "$(find "$d" -maxdepth 0 -perm -0002 2>/dev/null)" ]; then
-		insecure=1
-	fi
-	d=$(dirname "$d")
-done
-if [ $insecure = 1 ]; then
-	base=${XDG_RUNTIME_DIR:-}
-	if [ -z "$base" ] || [ ! -d "$base" ]; then
-		if [ "$(id -u)" = 0 ]; then base=/run; else base=$HOME; fi
-	fi
-	plugdir=$(mktemp -d "$base/vmbs-smoke.XXXXXX")
-	chmod 700 "$plugdir"
-	trap 'rm -rf "$plugdir"' EXIT
-	cp "$so" "$plugdir/"
-	so="$plugdir/$(basename "$so")"
-	echo "smoke: plugin copied to $so (build directory has a world-writable ancestor)"
-fi
+SMOKE_NAME=smoke
+. "$(dirname "$0")/common.sh"
+plugdir=
+trap '[ -n "$plugdir" ] && rm -rf "$plugdir"' EXIT
+smoke_plugin "$so"
 
 # A private attach socket (both ports share its server).
 sock="${TMPDIR:-/tmp}/vmbs_smoke_$$.sock"
@@ -43,19 +26,17 @@ out=$(printf 'show port info all\nstart\nstop\nquit\n' |
 		--vdev "net_vmbus_srv1,queues=4,mtu=9000,socket=$sock" \
 		-- -i --total-num-mbufs=4096 --rxq=2 --txq=2 2>&1) || {
 	echo "$out"
-	echo "smoke: dpdk-testpmd failed"
-	echo "0 passed, 1 failed"
+	ko "dpdk-testpmd failed"
+	smoke_end
 	exit 1
 }
 echo "$out"
 
-fail=0
 check() {
 	if printf '%s\n' "$out" | grep -qE "$1"; then
-		echo "smoke: ok: $2"
+		ok "$2"
 	else
-		echo "smoke: FAILED: $2"
-		fail=$((fail + 1))
+		ko "$2"
 	fi
 }
 check '^Driver name: net_vmbus_srv$' 'testpmd reports the driver name'
@@ -65,5 +46,4 @@ check '^MAC address: 00:15:5D:01:02:03$' 'mac devarg applied'
 check '^Max possible RX queues: 4$' 'queues devarg applied'
 check '^MTU: 1500$' 'default MTU'
 check '^Port 0 is closed' 'port closed cleanly'
-echo "$((7 - fail)) passed, $fail failed"
-[ $fail = 0 ]
+smoke_end
