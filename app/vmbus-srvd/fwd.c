@@ -49,6 +49,8 @@ srvd_fwd_init(struct srvd_state *s)
 		       RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)
 
 #define TX_OFFLOAD_REQ (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK)
+/* Longest chain offloaded for the uplink; longer ones are dropped. */
+#define UPLINK_OFFLOAD_MAX_SEGS 64u
 
 static void pend_flush(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out);
 
@@ -103,7 +105,8 @@ mbuf_from_iov(struct rte_mempool *pool, const struct iovec *iov, uint16_t n)
 static void
 uplink_sw_offload(struct srvd_state *s, struct srvd_lcore *lc, uint16_t out, struct rte_mbuf *m)
 {
-	struct iovec iov[RTE_MBUF_MAX_NB_SEGS > 64 ? 64 : RTE_MBUF_MAX_NB_SEGS], seg[65];
+	/* A segment is its headers plus at most one slice of each iovec. */
+	struct iovec iov[UPLINK_OFFLOAD_MAX_SEGS], seg[UPLINK_OFFLOAD_MAX_SEGS + 1];
 	const bool tso = (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0;
 	uint8_t hdr[VMBS_TXOFF_HDR_MAX];
 	const struct rte_mbuf *sm;
