@@ -1173,29 +1173,46 @@ vmbs_nv_tx_burst(struct vmbs_nv *nic, uint16_t q, const struct vmbs_nv_txframe *
 
 /* ---- public ---- */
 
+/*
+ * The poller's side of the hand-off with detach, for every use of a
+ * queue's channel outside the control thread. Q0: announce, then look
+ * (seq-cst, pairs with Q1 in detach, which clears chan and then waits for
+ * busy == 0). Returns the channel, or NULL: either way nv_queue_leave()
+ * follows.
+ */
+static inline struct vmbs_chan *
+nv_queue_enter(struct nv_queue *nq)
+{
+	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+}
+
+/* Release: everything done with the channel happens before detach sees 0. */
+static inline void
+nv_queue_leave(struct nv_queue *nq)
+{
+	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+}
+
 int
 vmbs_nv_poll(struct vmbs_nv *nic, uint16_t q, uint32_t budget)
 {
 	struct nv_queue *nq;
 	struct vmbs_chan *chan;
-	int n;
+	int n = 0;
 
 	if (q >= VMBS_NV_MAX_QUEUES)
 		return 0;
 	nq = &nic->q[q];
-	/* Q0: announce, then look (pairs with Q1 in detach). */
-	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
-	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
-	if (chan == NULL) {
-		__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
-		return 0;
+	chan = nv_queue_enter(nq);
+	if (chan != NULL) {
+		if (q < nic->n_parts && rte_spinlock_trylock(&nic->parts[q].lock)) {
+			nv_part_drain(nic, &nic->parts[q], nq);
+			rte_spinlock_unlock(&nic->parts[q].lock);
+		}
+		n = vmbs_chan_poll(chan, budget);
 	}
-	if (q < nic->n_parts && rte_spinlock_trylock(&nic->parts[q].lock)) {
-		nv_part_drain(nic, &nic->parts[q], nq);
-		rte_spinlock_unlock(&nic->parts[q].lock);
-	}
-	n = vmbs_chan_poll(chan, budget);
-	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+	nv_queue_leave(nq);
 	return n;
 }
 
@@ -1218,12 +1235,10 @@ vmbs_nv_flush(struct vmbs_nv *nic, uint16_t q)
 	if (q >= VMBS_NV_MAX_QUEUES)
 		return;
 	nq = &nic->q[q];
-	/* Q0 as in vmbs_nv_poll(). */
-	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
-	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	chan = nv_queue_enter(nq);
 	if (chan != NULL)
 		vmbs_chan_flush(chan);
-	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+	nv_queue_leave(nq);
 }
 
 int
@@ -1237,9 +1252,7 @@ vmbs_nv_rx_intr_enable(struct vmbs_nv *nic, uint16_t q, int *intr_fd)
 	if (q >= VMBS_NV_MAX_QUEUES)
 		return -ENOTCONN;
 	nq = &nic->q[q];
-	/* Q0 as in vmbs_nv_poll(). */
-	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
-	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	chan = nv_queue_enter(nq);
 	if (chan != NULL) {
 		*intr_fd = vmbs_chan_intr_fd(chan);
 		/* Guest acks for this partition wait in its ring: poll. */
@@ -1248,7 +1261,7 @@ vmbs_nv_rx_intr_enable(struct vmbs_nv *nic, uint16_t q, int *intr_fd)
 		else
 			rc = vmbs_chan_rx_intr_enable(chan);
 	}
-	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+	nv_queue_leave(nq);
 	return rc;
 }
 
@@ -1261,11 +1274,10 @@ vmbs_nv_rx_intr_disable(struct vmbs_nv *nic, uint16_t q)
 	if (q >= VMBS_NV_MAX_QUEUES)
 		return;
 	nq = &nic->q[q];
-	__atomic_store_n(&nq->busy, 1, __ATOMIC_SEQ_CST);
-	chan = __atomic_load_n(&nq->chan, __ATOMIC_SEQ_CST);
+	chan = nv_queue_enter(nq);
 	if (chan != NULL)
 		vmbs_chan_rx_intr_disable(chan);
-	__atomic_store_n(&nq->busy, 0, __ATOMIC_RELEASE);
+	nv_queue_leave(nq);
 }
 
 struct vmbs_nv *
