@@ -45,6 +45,56 @@ wait_for() {
 	return 0
 }
 
+# Wait (bounded: $2 tenths of a second) for child $1 to end; its exit
+# status, or 124 after killing it when the time is up.
+wait_pid() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		if [ $i -ge "$2" ]; then
+			kill -9 "$1" 2>/dev/null
+			wait "$1"
+			return 124
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$1"
+}
+
+# testpmd driven through a fifo on fd $1: an unknown command it echoes
+# back ("mark_$2") is a section marker in its log.
+mark() {
+	echo "mark_$2" >&"$1"
+}
+
+# First "KEY: N" in testpmd log $1 after marker $2 (and after a line
+# containing $4 if given), up to the next marker; waits up to 20 s, since
+# under load testpmd's output lags its commands. 0 if never printed.
+stat_wait() {
+	i=0
+	while :; do
+		v=$(awk -v mark="mark_$2" -v key="$3:" -v anchor="${4:-}" '
+			index($0, "mark_") { on = index($0, mark) > 0; seen = anchor == ""; next }
+			on && !seen && index($0, anchor) { seen = 1; next }
+			on && seen && v == "" { for (i = 1; i < NF; i++) if ($i == key) { v = $(i + 1); break } }
+			END { print v }' "$1")
+		if [ -n "$v" ] || [ $i -ge 200 ]; then
+			echo "${v:-0}"
+			return
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# Count of lines containing $3 in log $1 after marker $2.
+count_after() {
+	awk -v mark="mark_$2" -v s="$3" '
+		index($0, "mark_") { on = index($0, mark) > 0; next }
+		on && index($0, s) { n++ }
+		END { print n + 0 }' "$1"
+}
+
 # vmbus-srvd's exit summary: the value of key $3 on port section $1's line
 # of kind $2 (frames, dropped, pmd, offloads, queues), from log $4
 # (default $slog).

@@ -59,49 +59,6 @@ smoke_plugin "$so"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_ng.XXXXXX")
 
-# Count of lines in $1 matching $2.
-count() {
-	grep -c -- "$2" "$1" 2>/dev/null || true
-}
-
-# First value of "KEY: N" in log $1 after the marker line $2 (up to the
-# next marker). Markers are unknown commands testpmd echoes back.
-stat_after() {
-	awk -v mark="$2" -v key="$3:" -v anchor="${4:-}" '
-		index($0, "mark_") { on = index($0, mark) > 0; seen = anchor == ""; next }
-		on && !seen && index($0, anchor) { seen = 1; next }
-		on && seen && v == "" { for (i = 1; i < NF; i++) if ($i == key) { v = $(i + 1); break } }
-		END { print v }' "$1"
-}
-
-# stat_after, waiting (up to 20 s) for testpmd to print it: under load its
-# output lags the commands.
-stat_wait() {
-	i=0
-	while :; do
-		v=$(stat_after "$1" "$2" "$3" "${4:-}")
-		if [ -n "$v" ] || [ $i -ge 200 ]; then
-			echo "${v:-0}"
-			return
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-# Sum of xstat $3 matching the regex over the last dump after marker $2.
-xstat_after() {
-	awk -v mark="$2" -v re="$3" '
-		index($0, "mark_") { on = index($0, mark) > 0; next }
-		on && $1 ~ re { s += $2 }
-		END { print s + 0 }' "$1"
-}
-
-# testpmd prints an unknown command back; use one as a section marker.
-mark() {
-	echo "mark_$2" >&"$1"
-}
-
 # Run one configuration: run_case NAME QUEUES
 run_case() {
 	name=$1
@@ -172,12 +129,12 @@ run_case() {
 		sleep 1
 		mark 3 "g2h_$size"
 		printf 'show port stats 0\nshow port xstats 0\n' >&3
-		gtx=$(stat_wait "$glog" "mark_g2h_$size" TX-packets "Accumulated forward")
-		srx=$(stat_wait "$slog" "mark_g2h_$size" RX-packets)
+		gtx=$(stat_wait "$glog" "g2h_$size" TX-packets "Accumulated forward")
+		srx=$(stat_wait "$slog" "g2h_$size" RX-packets)
 		# The guest PMD counts its port's Tx at completion time.
 		mark 4 "g2h_${size}_port"
 		printf 'show port stats 0\n' >&4
-		gptx=$(stat_wait "$glog" "mark_g2h_${size}_port" TX-packets)
+		gptx=$(stat_wait "$glog" "g2h_${size}_port" TX-packets)
 		echo "netvsc_guest: $name: guest->server ${size} B: guest testpmd sent $gtx" \
 			"(port counted $gptx), server received $srx"
 		# At full speed the guest's ring fills, and the 22.11 PMD then
@@ -193,7 +150,7 @@ run_case() {
 			busy=0
 			i=0
 			while [ $i -lt "$q" ]; do
-				n=$(stat_wait "$slog" "mark_g2h_$size" "rx_q${i}_guest_frames")
+				n=$(stat_wait "$slog" "g2h_$size" "rx_q${i}_guest_frames")
 				[ "$n" -gt 0 ] && busy=$((busy + 1))
 				i=$((i + 1))
 			done
@@ -214,7 +171,7 @@ run_case() {
 		while [ $k -lt 40 ]; do
 			mark 3 "drain_$1_$k"
 			printf 'show port stats 0\n' >&3
-			cur=$(stat_wait "$slog" "mark_drain_$1_$k" RX-packets)
+			cur=$(stat_wait "$slog" "drain_$1_$k" RX-packets)
 			if [ "$cur" = "$prev" ]; then
 				echo "$cur"
 				return 0
@@ -252,8 +209,8 @@ run_case() {
 	mark 4 h2g
 	printf 'stop\nshow port xstats 0\n' >&4
 	sleep 1
-	stx=$(stat_wait "$slog" mark_h2g TX-packets "Accumulated forward")
-	grx=$(stat_wait "$glog" mark_h2g RX-packets "Accumulated forward")
+	stx=$(stat_wait "$slog" h2g TX-packets "Accumulated forward")
+	grx=$(stat_wait "$glog" h2g RX-packets "Accumulated forward")
 	echo "netvsc_guest: $name: server->guest: server sent $stx, guest received $grx"
 	# The guest PMD may drop what its application does not poll in time
 	# (rx_qN_ring full); it never receives more than was sent.
@@ -266,7 +223,7 @@ run_case() {
 		busy=0
 		i=0
 		while [ $i -lt "$q" ]; do
-			n=$(stat_wait "$glog" mark_h2g "rx_q${i}_packets")
+			n=$(stat_wait "$glog" h2g "rx_q${i}_packets")
 			[ "$n" -gt 0 ] && busy=$((busy + 1))
 			i=$((i + 1))
 		done
@@ -289,10 +246,10 @@ run_case() {
 	mark 3 io
 	printf 'stop\n' >&3
 	sleep 1
-	srx=$(stat_wait "$slog" mark_io RX-packets "Accumulated forward")
-	stx=$(stat_wait "$slog" mark_io TX-packets "Accumulated forward")
-	grx=$(stat_wait "$glog" mark_io RX-packets "Accumulated forward")
-	gtx=$(stat_wait "$glog" mark_io TX-packets "Accumulated forward")
+	srx=$(stat_wait "$slog" io RX-packets "Accumulated forward")
+	stx=$(stat_wait "$slog" io TX-packets "Accumulated forward")
+	grx=$(stat_wait "$glog" io RX-packets "Accumulated forward")
+	gtx=$(stat_wait "$glog" io TX-packets "Accumulated forward")
 	echo "netvsc_guest: $name: io: server RX $srx TX $stx, guest RX $grx TX $gtx"
 	if [ "$srx" -gt 1000 ] && [ "$stx" -gt 1000 ] && [ "$grx" -gt 1000 ] &&
 	   [ "$gtx" -gt 1000 ]; then
@@ -344,12 +301,7 @@ run_case() {
 
 	printf 'quit\n' >&3
 	exec 3>&-
-	i=0
-	while kill -0 "$srv_pid" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$srv_pid"
+	wait_pid "$srv_pid" 100
 	rc=$?
 	srv_pid=
 	if [ $rc = 0 ]; then

@@ -86,38 +86,6 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmbs_rg.XXXXXX")
 slog=$work/srvd.log
 
-# testpmd echoes an unknown command: a section marker in its log.
-mark() {
-	echo "mark_$2" >&"$1"
-}
-
-# First "KEY: N" in log $1 after marker $2 (and after a line containing
-# $4 if given), up to the next marker; waits up to 20 s for testpmd.
-stat_wait() {
-	i=0
-	while :; do
-		v=$(awk -v mark="mark_$2" -v key="$3:" -v anchor="${4:-}" '
-			index($0, "mark_") { on = index($0, mark) > 0; seen = anchor == ""; next }
-			on && !seen && index($0, anchor) { seen = 1; next }
-			on && seen && v == "" { for (i = 1; i < NF; i++) if ($i == key) { v = $(i + 1); break } }
-			END { print v }' "$1")
-		if [ -n "$v" ] || [ $i -ge 200 ]; then
-			echo "${v:-0}"
-			return
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-# Count of lines containing $3 in log $1 after marker $2.
-count_after() {
-	awk -v mark="mark_$2" -v s="$3" '
-		index($0, "mark_") { on = index($0, mark) > 0; next }
-		on && index($0, s) { n++ }
-		END { print n + 0 }' "$1"
-}
-
 # Send testpmd commands (one per line in $2) to guest $1.
 gcmd() {
 	eval "fd=\$fd_$1"
@@ -494,12 +462,7 @@ ma=$(maps_of A "$dir_a")
 before=$(a_to_b_median $((l0 + 2)) $WIN)
 gpid=$(sed -n 's/.*guest .* started (pid \([0-9]*\)).*/\1/p' "$(glog C)" | head -1)
 kill -9 "$gpid" 2>/dev/null
-i=0
-while kill -0 "$gl_C" 2>/dev/null && [ $i -lt 150 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-wait "$gl_C"
+wait_pid "$gl_C" 150
 rc=$?
 exec 6>&-
 # Two-core rates swing 2-4x when the host moves the vCPUs between
@@ -551,12 +514,7 @@ fi
 
 # ---- summary: SIGTERM, then the server's counts against the guests'.
 kill -TERM "$srvd_tp"
-i=0
-while kill -0 "$srvd_pid" 2>/dev/null && [ $i -lt 200 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-wait "$srvd_pid"
+wait_pid "$srvd_pid" 200
 rc=$?
 srvd_pid=
 if [ $rc = 0 ] && grep -q "exited cleanly" "$slog"; then

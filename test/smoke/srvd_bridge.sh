@@ -69,21 +69,6 @@ wait_file() {
 	return 0
 }
 
-# Wait (bounded: $2 tenths of a second) for process $1 to end; its status.
-wait_pid() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		if [ $i -ge "$2" ]; then
-			kill -9 "$1" 2>/dev/null
-			wait "$1"
-			return 124
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$1"
-}
-
 # Sum of every drop counter of section $1 in log $2 ("copied" is no drop).
 drops() {
 	awk -v sec="[$1]" '

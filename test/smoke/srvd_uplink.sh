@@ -208,12 +208,7 @@ kill "$gl_pid" 2>/dev/null
 wait "$gl_pid" 2>/dev/null
 gl_pid=
 kill -TERM "$srvd_pid" 2>/dev/null
-i=0
-while kill -0 "$srvd_pid" 2>/dev/null && [ $i -lt 150 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-wait "$srvd_pid"
+wait_pid "$srvd_pid" 150
 rc=$?
 srvd_pid=
 if [ $rc = 0 ] && grep -q "vmbus-srvd: exited cleanly" "$slog" &&

@@ -79,21 +79,6 @@ wait_file() {
 	return 0
 }
 
-# Wait (bounded: $2 tenths of a second) for process $1 to end; its status.
-wait_pid() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		if [ $i -ge "$2" ]; then
-			kill "$1" 2>/dev/null
-			wait "$1"
-			return 124
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$1"
-}
-
 # The value of field $3 ("RX-packets") in block $2 ("Forward statistics
 # for port 0", "NIC statistics for port 1") of log $1.
 stat() {
